@@ -1,0 +1,44 @@
+# Guardian Fleet. `make run` for the demo on a local stack, `make test` for the test suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+SWIFT ?= swift
+export GUARDIAN_RUN_DIR ?= $(CURDIR)/.run
+
+.PHONY: help deps build release test run stack-up stack-down stack-status clean
+
+help:
+	@echo "make run         build (release), start the local stack, run the demo, stop the stack"
+	@echo "make test        install what is missing, build, start the local stack, run all tests, stop it"
+	@echo "make deps        apt-install the Debian packages the build and the stack need (as root)"
+	@echo "make build       debug build of the guardian binary and the tests"
+	@echo "make stack-up    start Redis, PostgreSQL and the dev broker on free loopback ports (.run/stack.env)"
+	@echo "make stack-down  stop them"
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(SWIFT) build --build-tests
+
+release: deps
+	$(SWIFT) build -c release --product guardian
+
+# The stack is stopped even when the tests fail; the exit status is the tests'.
+test: build
+	GUARDIAN_BIN=$(CURDIR)/.build/debug/guardian scripts/with-stack.sh $(SWIFT) test --skip-build
+
+run: release
+	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh $(CURDIR)/.build/release/guardian smoke
+
+stack-up: build
+	GUARDIAN_BIN=$(CURDIR)/.build/debug/guardian scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down
+
+stack-status:
+	scripts/stack.sh status
+
+clean:
+	scripts/stack.sh down
+	rm -rf .build .run

@@ -1,0 +1,75 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Guardian Fleet: moves a trading engine's risk-guardian events from Kafka into
+// Redis (real-time state) and TimescaleDB (history), committing offsets only
+// after the writes are durable. See README.md for the architecture.
+let package = Package(
+    name: "guardian-fleet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "guardian", targets: ["GuardianCLI"]),
+        .library(name: "GuardianKafka", targets: ["GuardianKafka"]),
+        .library(name: "GuardianPostgres", targets: ["GuardianPostgres"]),
+        .library(name: "GuardianRedis", targets: ["GuardianRedis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian (librdkafka-dev, libpq-dev, libhiredis-dev).
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+
+        // Shared plumbing: dedicated threads for blocking C calls, error protocol, environment.
+        .target(name: "GuardianSupport"),
+
+        // Safe Swift wrappers, one module per C library.
+        .target(name: "GuardianKafka", dependencies: ["CRdKafka", "GuardianSupport"]),
+        .target(name: "GuardianPostgres", dependencies: ["CLibPQ", "GuardianSupport"]),
+        .target(name: "GuardianRedis", dependencies: ["CHiredis", "GuardianSupport"]),
+
+        // The local Kafka-protocol broker for development and tests (librdkafka's mock cluster).
+        .target(
+            name: "GuardianDevBroker",
+            dependencies: [
+                "CRdKafka", "GuardianKafka", "GuardianSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The thin command line: `guardian <subcommand>`.
+        .executableTarget(
+            name: "GuardianCLI",
+            dependencies: [
+                "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianDevBroker", "GuardianSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // Test helpers: the local stack's addresses (from the environment or .run/stack.env), silent servers.
+        .target(name: "GuardianTestSupport", dependencies: ["GuardianSupport"], path: "Tests/GuardianTestSupport"),
+        .testTarget(name: "GuardianSupportTests", dependencies: ["GuardianSupport"]),
+        .testTarget(name: "GuardianKafkaTests", dependencies: ["GuardianKafka", "GuardianDevBroker", "GuardianTestSupport"]),
+        .testTarget(name: "GuardianPostgresTests", dependencies: ["GuardianPostgres", "GuardianTestSupport"]),
+        .testTarget(name: "GuardianRedisTests", dependencies: ["GuardianRedis", "GuardianTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+#ifndef GUARDIAN_CHIREDIS_SHIM_H
+#define GUARDIAN_CHIREDIS_SHIM_H
+#include <hiredis/hiredis.h>
+#endif

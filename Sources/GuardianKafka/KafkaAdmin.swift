@@ -1,0 +1,104 @@
+import CRdKafka
+import GuardianSupport
+
+/// Cluster queries and administration: topic metadata, watermarks, a group's committed
+/// offsets, topic creation. Each call blocks on its own dedicated thread.
+public final class KafkaAdmin: Sendable {
+    private let configuration: KafkaConfiguration
+    private let handle: KafkaHandle
+    private let thread: DedicatedThread
+
+    public init(configuration: KafkaConfiguration) throws(KafkaError) {
+        self.configuration = configuration
+        self.handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, conf: configuration.makeConf(defaults: [:]))
+        self.thread = DedicatedThread(name: "kafka-admin")
+    }
+
+    deinit { thread.shutdown() }
+
+    /// Cluster metadata: brokers, and all topics or only `topic`.
+    public func metadata(topic: String? = nil, timeout: Duration = .seconds(10)) async throws -> ClusterMetadata {
+        let handle = self.handle
+        return try await thread.run { try handle.metadata(topic: topic, timeoutMs: timeout.milliseconds) }
+    }
+
+    /// The low and high watermark of one partition.
+    public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) async throws -> (low: Int64, high: Int64) {
+        let handle = self.handle
+        return try await thread.run { try handle.watermarks(topic: topic, partition: partition, timeoutMs: timeout.milliseconds) }
+    }
+
+    /// The high watermark (end offset) of every partition of `topic`.
+    public func endOffsets(topic: String, timeout: Duration = .seconds(10)) async throws -> [TopicPartitionOffset] {
+        let handle = self.handle
+        return try await thread.run {
+            let md = try handle.metadata(topic: topic, timeoutMs: timeout.milliseconds)
+            guard let t = md.topic(topic), t.error == nil, !t.partitions.isEmpty else {
+                throw KafkaError(.query, "topic '\(topic)' does not exist on \(md.brokers.count) broker(s)")
+            }
+            return try t.partitions.map { p throws(KafkaError) in
+                TopicPartitionOffset(topic: topic, partition: p.id,
+                                     offset: try handle.watermarks(topic: topic, partition: p.id, timeoutMs: timeout.milliseconds).high)
+            }
+        }
+    }
+
+    /// The offsets group `groupID` has committed for `partitions` (nil: none committed).
+    /// Asks the group coordinator without joining the group.
+    public func committedOffsets(groupID: String, partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws -> [TopicPartitionOffset] {
+        let configuration = self.configuration
+        return try await thread.run {
+            var defaults = KafkaConsumer.defaultProperties
+            defaults["group.id"] = groupID
+            let probe = try KafkaHandle(type: RD_KAFKA_CONSUMER, conf: configuration.makeConf(defaults: defaults))
+            return try KafkaConsumer.committedSync(rk: probe.pointer, partitions, timeoutMs: timeout.milliseconds)
+        }
+    }
+
+    /// Creates `name` with `partitions` partitions. With `ifNotExists`, an existing topic is not an error.
+    public func createTopic(
+        _ name: String, partitions: Int, replicationFactor: Int = -1,
+        ifNotExists: Bool = true, timeout: Duration = .seconds(30)
+    ) async throws {
+        let handle = self.handle
+        try await thread.run {
+            var errstr = [CChar](repeating: 0, count: 512)
+            guard let newTopic = rd_kafka_NewTopic_new(name, Int32(partitions), Int32(replicationFactor), &errstr, errstr.count) else {
+                throw KafkaError(.admin, "invalid topic '\(name)': \(errorString(errstr))")
+            }
+            defer { rd_kafka_NewTopic_destroy(newTopic) }
+            let options = rd_kafka_AdminOptions_new(handle.pointer, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+            let queue = rd_kafka_queue_new(handle.pointer)
+            defer { rd_kafka_queue_destroy(queue) }
+            var topics: [OpaquePointer?] = [newTopic]
+            rd_kafka_CreateTopics(handle.pointer, &topics, 1, options, queue)
+            // The admin request has its own timeout; wait a little longer for its result event.
+            guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds &+ 5000) else {
+                throw KafkaError(.timeout, "creating topic '\(name)' got no answer within \(timeout)")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            let err = rd_kafka_event_error(event)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                var text = String(cString: rd_kafka_event_error_string(event))
+                if text.contains("controller") {
+                    text += " (the cluster names no controller; on the dev broker create topics with `guardian dev-broker --topic` or `guardian dev-broker-ctl topic NAME PARTITIONS`)"
+                }
+                throw KafkaError(.admin, "creating topic '\(name)': \(text)", rdkafkaCode: err.rawValue)
+            }
+            guard let result = rd_kafka_event_CreateTopics_result(event) else {
+                throw KafkaError(.admin, "creating topic '\(name)': unexpected event type")
+            }
+            var count = 0
+            guard let results = rd_kafka_CreateTopics_result_topics(result, &count), count == 1, let r = results[0] else {
+                throw KafkaError(.admin, "creating topic '\(name)': the broker returned no result")
+            }
+            let topicErr = rd_kafka_topic_result_error(r)
+            if topicErr == RD_KAFKA_RESP_ERR_NO_ERROR || (ifNotExists && topicErr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) { return }
+            let text = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(topicErr))
+            throw KafkaError(.admin, "creating topic '\(name)': \(text)", rdkafkaCode: topicErr.rawValue)
+        }
+    }
+}

@@ -1,0 +1,280 @@
+import CRdKafka
+import GuardianSupport
+import Synchronization
+
+/// A high-level (consumer group) Kafka consumer over librdkafka with manual commits.
+///
+/// Every call into librdkafka runs on the consumer's own dedicated thread, so polls, commits
+/// and rebalance callbacks are serialised and never block Swift's cooperative pool.
+/// Offsets are never committed automatically: the caller commits what is durable.
+public final class KafkaConsumer: @unchecked Sendable {
+    /// Called on the consumer thread when partitions are assigned, revoked or lost. For
+    /// `.revoked` it returns the offsets to commit before the partitions move (next offset to
+    /// read, only for messages that are durable); for the other events the result is ignored.
+    /// It may block (for example to finish an in-flight batch): it runs on the consumer's own thread.
+    public typealias RebalanceHandler = @Sendable (RebalanceEvent) -> [TopicPartitionOffset]
+
+    /// librdkafka defaults this client sets; `KafkaConfiguration.properties` override them.
+    public static let defaultProperties: [String: String] = [
+        "enable.auto.commit": "false",
+        "enable.auto.offset.store": "false",
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "enable.partition.eof": "false",
+    ]
+
+    /// State touched from librdkafka's rebalance callback; only ever used on the consumer thread.
+    private final class Callbacks: @unchecked Sendable {
+        let handler: RebalanceHandler
+        var pendingErrors: [KafkaConsumerError] = []
+        init(handler: @escaping RebalanceHandler) { self.handler = handler }
+
+        func rebalance(rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+            let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+            let tps = PartitionList.read(partitions).map { $0.0.topicPartition }
+            switch err {
+            case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+                if cooperative {
+                    if let e = rd_kafka_incremental_assign(rk, partitions) {
+                        pendingErrors.append(KafkaConsumerError(error: KafkaError(.rebalance, context: "incremental assign", consuming: e)))
+                    }
+                } else {
+                    let e = rd_kafka_assign(rk, partitions)
+                    if e != RD_KAFKA_RESP_ERR_NO_ERROR {
+                        pendingErrors.append(KafkaConsumerError(error: KafkaError(.rebalance, context: "assign", err: e)))
+                    }
+                }
+                _ = handler(.assigned(tps))
+            case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+                if rd_kafka_assignment_lost(rk) != 0 {
+                    _ = handler(.lost(tps))
+                } else {
+                    let offsets = handler(.revoked(tps))
+                    if !offsets.isEmpty, let error = KafkaConsumer.commitSync(rk: rk, offsets) {
+                        pendingErrors.append(KafkaConsumerError(error: error))
+                    }
+                }
+                if cooperative {
+                    if let e = rd_kafka_incremental_unassign(rk, partitions) {
+                        pendingErrors.append(KafkaConsumerError(error: KafkaError(.rebalance, context: "incremental unassign", consuming: e)))
+                    }
+                } else {
+                    _ = rd_kafka_assign(rk, nil)
+                }
+            default:
+                _ = handler(.lost(tps))
+                _ = rd_kafka_assign(rk, nil)
+                pendingErrors.append(KafkaConsumerError(error: KafkaError(.rebalance, context: "rebalance failed", err: err)))
+            }
+        }
+    }
+
+    private let handle: KafkaHandle
+    private let queue: OpaquePointer  // rd_kafka_queue_t* of the consumer group
+    private let callbacks: Callbacks
+    private let thread: DedicatedThread
+    private let closed = Atomic<Bool>(false)
+    /// Topic names by `rd_kafka_topic_t*`, so a poll does not build a String per message. Consumer thread only.
+    private var topicNames: [OpaquePointer: String] = [:]
+    /// The consumer group id.
+    public let groupID: String
+
+    /// Creates a consumer in group `groupID`. It reads nothing until `subscribe`.
+    public init(
+        configuration: KafkaConfiguration,
+        groupID: String,
+        onRebalance: @escaping RebalanceHandler = { _ in [] }
+    ) throws(KafkaError) {
+        guard !groupID.isEmpty else { throw KafkaError(.configuration, "the consumer group id must not be empty") }
+        var defaults = Self.defaultProperties
+        defaults["group.id"] = groupID
+        let conf = try configuration.makeConf(defaults: defaults)
+        rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
+            guard let rk, let partitions, let opaque else { return }
+            Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue().rebalance(rk: rk, err: err, partitions: partitions)
+        }
+        let callbacks = Callbacks(handler: onRebalance)
+        let handle = try KafkaHandle(type: RD_KAFKA_CONSUMER, conf: conf, callbackContext: callbacks)
+        // Route the main queue (rebalances, errors) to the consumer queue that `poll` serves.
+        rd_kafka_poll_set_consumer(handle.pointer)
+        self.handle = handle
+        self.callbacks = callbacks
+        self.queue = rd_kafka_queue_get_consumer(handle.pointer)
+        self.groupID = groupID
+        self.thread = DedicatedThread(name: "kafka-consumer")
+    }
+
+    deinit {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) {
+            // Leave the group even when the owner forgot `close()`.
+            _ = rd_kafka_consumer_close(handle.pointer)
+        }
+        thread.shutdown()
+        rd_kafka_queue_destroy(queue)
+    }
+
+    /// Runs `body` with the `rd_kafka_t*` on the consumer thread.
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+        guard !closed.load(ordering: .relaxed) else { throw KafkaError(.closed, "the consumer is closed") }
+        let handle = self.handle
+        return try await thread.run { try body(handle.pointer) }
+    }
+
+    /// Subscribes to `topics`; partitions arrive through the group's assignment.
+    public func subscribe(topics: [String]) async throws {
+        try await onThread { rk in
+            let list = PartitionList.make(topics.map { TopicPartitionOffset(topic: $0, partition: RD_KAFKA_PARTITION_UA, offset: nil) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_subscribe(rk, list)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(.subscribe, context: "subscribe to \(topics.joined(separator: ","))", err: err)
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for up to `maxMessages` messages (it returns early only when the batch
+    /// is full). Rebalance callbacks run inside this call.
+    public func poll(maxMessages: Int, timeout: Duration) async throws -> KafkaBatch {
+        let ms = timeout.milliseconds
+        let count = max(1, maxMessages)
+        return try await onThread { [self] _ in self.pollSync(maxMessages: count, timeoutMs: ms) }
+    }
+
+    private func pollSync(maxMessages: Int, timeoutMs: Int32) -> KafkaBatch {
+        var batch = KafkaBatch()
+        let raw = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: maxMessages)
+        defer { raw.deallocate() }
+        let n = rd_kafka_consume_batch_queue(queue, timeoutMs, raw, maxMessages)
+        if !callbacks.pendingErrors.isEmpty {
+            batch.errors = callbacks.pendingErrors
+            callbacks.pendingErrors.removeAll()
+        }
+        if n < 0 {
+            batch.errors.append(KafkaConsumerError(error: KafkaError(.poll, context: "consume", err: rd_kafka_last_error())))
+            return batch
+        }
+        batch.messages.reserveCapacity(n)
+        for i in 0..<n {
+            guard let m = raw[i] else { continue }
+            defer { rd_kafka_message_destroy(m) }
+            let msg = m.pointee
+            let topic = msg.rkt.map { topicName($0) }
+            if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if msg.err == RD_KAFKA_RESP_ERR__PARTITION_EOF { continue }
+                let text = msg.payload.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
+                var error = KafkaError(.poll, context: "consume", err: msg.err)
+                if !text.isEmpty { error = KafkaError(error.kind, "\(error.message) (\(text))", rdkafkaCode: error.rdkafkaCode) }
+                batch.errors.append(KafkaConsumerError(
+                    topicPartition: topic.map { TopicPartition($0, msg.partition) }, offset: msg.offset >= 0 ? msg.offset : nil,
+                    error: error))
+                continue
+            }
+            let value = msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) } ?? []
+            let key = msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) }
+            var tstype = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            let ts = rd_kafka_message_timestamp(m, &tstype)
+            batch.messages.append(KafkaMessage(
+                topic: topic ?? "", partition: msg.partition, offset: msg.offset,
+                key: key, value: value, timestampMs: ts >= 0 ? ts : nil))
+        }
+        return batch
+    }
+
+    private func topicName(_ rkt: OpaquePointer) -> String {
+        if let name = topicNames[rkt] { return name }
+        let name = String(cString: rd_kafka_topic_name(rkt))
+        topicNames[rkt] = name
+        return name
+    }
+
+    /// Commits `offsets` (each the offset of the next message to read) synchronously and
+    /// returns once the group coordinator has stored them.
+    public func commit(_ offsets: [TopicPartitionOffset]) async throws {
+        guard !offsets.isEmpty else { return }
+        try await onThread { rk in
+            if let error = KafkaConsumer.commitSync(rk: rk, offsets) { throw error }
+        }
+    }
+
+    static func commitSync(rk: OpaquePointer, _ offsets: [TopicPartitionOffset]) -> KafkaError? {
+        let list = PartitionList.make(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_commit(rk, list, 0)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            return KafkaError(.commit, context: "commit \(offsets.map(\.description).joined(separator: ", "))", err: err)
+        }
+        for (tpo, e) in PartitionList.read(list) where e != RD_KAFKA_RESP_ERR_NO_ERROR {
+            return KafkaError(.commit, context: "commit \(tpo)", err: e)
+        }
+        return nil
+    }
+
+    /// The offsets this group has committed for `partitions` (nil offset: nothing committed yet).
+    public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws -> [TopicPartitionOffset] {
+        let ms = timeout.milliseconds
+        return try await onThread { rk in try KafkaConsumer.committedSync(rk: rk, partitions, timeoutMs: ms) }
+    }
+
+    static func committedSync(rk: OpaquePointer, _ partitions: [TopicPartition], timeoutMs: Int32) throws(KafkaError) -> [TopicPartitionOffset] {
+        let list = PartitionList.make(partitions.map { TopicPartitionOffset($0, offset: nil) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_committed(rk, list, timeoutMs)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.query, context: "committed offsets", err: err) }
+        var result: [TopicPartitionOffset] = []
+        for (tpo, e) in PartitionList.read(list) {
+            if e != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(.query, context: "committed offset of \(tpo.topicPartition)", err: e) }
+            result.append(tpo)
+        }
+        return result
+    }
+
+    /// The partitions currently assigned to this consumer.
+    public func assignment() async throws -> [TopicPartition] {
+        return try await onThread { rk in
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            let err = rd_kafka_assignment(rk, &list)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { throw KafkaError(.query, context: "assignment", err: err) }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            return PartitionList.read(list).map { $0.0.topicPartition }.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        }
+    }
+
+    /// Stops fetching from `partitions` (for back-pressure) until `resume`.
+    public func pause(_ partitions: [TopicPartition]) async throws {
+        try await setPaused(partitions, paused: true)
+    }
+
+    /// Resumes fetching from `partitions` after `pause`.
+    public func resume(_ partitions: [TopicPartition]) async throws {
+        try await setPaused(partitions, paused: false)
+    }
+
+    private func setPaused(_ partitions: [TopicPartition], paused: Bool) async throws {
+        guard !partitions.isEmpty else { return }
+        try await onThread { rk in
+            let list = PartitionList.make(partitions.map { TopicPartitionOffset($0, offset: nil) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = paused ? rd_kafka_pause_partitions(rk, list) : rd_kafka_resume_partitions(rk, list)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(.poll, context: paused ? "pause" : "resume", err: err)
+            }
+        }
+    }
+
+    /// The low and high watermark of a partition.
+    public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) async throws -> (low: Int64, high: Int64) {
+        let handle = self.handle
+        let ms = timeout.milliseconds
+        return try await onThread { _ in try handle.watermarks(topic: topic, partition: partition, timeoutMs: ms) }
+    }
+
+    /// Leaves the group: runs the revoke handler (which commits what is durable), then closes.
+    /// Further calls throw `closed`.
+    public func close() async throws {
+        guard !closed.load(ordering: .relaxed) else { return }
+        let err = try await onThread { rk in rd_kafka_consumer_close(rk) }
+        closed.store(true, ordering: .relaxed)
+        thread.shutdown()
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(.closed, context: "close", err: err) }
+    }
+}

@@ -1,0 +1,55 @@
+/// One message read by a consumer, copied out of librdkafka's buffers.
+public struct KafkaMessage: Sendable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    /// The message timestamp in milliseconds since the Unix epoch, when the broker or producer set one.
+    public var timestampMs: Int64?
+
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], timestampMs: Int64?) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.timestampMs = timestampMs
+    }
+
+    /// The key as UTF-8 text (invalid bytes replaced).
+    public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
+    /// The value as UTF-8 text (invalid bytes replaced).
+    public var valueString: String { String(decoding: value, as: UTF8.self) }
+    public var topicPartition: TopicPartition { TopicPartition(topic, partition) }
+}
+
+/// What one consumer poll returned: the messages, and per-partition errors that did not
+/// stop the poll (for example an offset out of range), which the caller must decide about.
+public struct KafkaBatch: Sendable {
+    public var messages: [KafkaMessage]
+    public var errors: [KafkaConsumerError]
+    public init(messages: [KafkaMessage] = [], errors: [KafkaConsumerError] = []) {
+        self.messages = messages
+        self.errors = errors
+    }
+}
+
+/// An error the consumer reported for a partition (or for the client when `topicPartition` is nil).
+public struct KafkaConsumerError: Sendable {
+    public var topicPartition: TopicPartition?
+    public var offset: Int64?
+    public var error: KafkaError
+}
+
+/// A change of the partitions this consumer owns.
+public enum RebalanceEvent: Sendable, Equatable {
+    /// These partitions are now owned by this consumer (added to what it had, under cooperative assignment).
+    case assigned([TopicPartition])
+    /// These partitions are about to move away. The handler returns the offsets to commit for them
+    /// (only offsets whose messages are durable) before the consumer gives them up.
+    case revoked([TopicPartition])
+    /// These partitions were lost without a clean revoke (session timeout): another member may
+    /// already own them, so nothing can be committed for them.
+    case lost([TopicPartition])
+}

@@ -1,0 +1,152 @@
+import CRdKafka
+import GuardianSupport
+import Synchronization
+
+/// The outcome of one produced message, reported once the broker acknowledged it or it failed.
+public struct DeliveryReport: Sendable {
+    /// The id `produce` returned for the message.
+    public var messageID: UInt64
+    public var topic: String
+    public var partition: Int32
+    /// The offset the broker assigned, when delivered.
+    public var offset: Int64?
+    /// Why delivery failed, when it did.
+    public var error: KafkaError?
+}
+
+/// A Kafka producer over librdkafka.
+///
+/// `produce` only enqueues (it never waits for the network); delivery reports reach
+/// `onDelivery` on the producer's own polling thread. `flush` and `close` wait for
+/// outstanding messages on a dedicated thread.
+public final class KafkaProducer: Sendable {
+    private final class Callbacks: Sendable {
+        let onDelivery: @Sendable (DeliveryReport) -> Void
+        init(onDelivery: @escaping @Sendable (DeliveryReport) -> Void) { self.onDelivery = onDelivery }
+    }
+
+    /// librdkafka defaults this client sets; `KafkaConfiguration.properties` override them.
+    /// `murmur2_random` places keyed messages on the same partitions as the Java client.
+    public static let defaultProperties: [String: String] = [
+        "partitioner": "murmur2_random",
+        "linger.ms": "5",
+    ]
+
+    private let handle: KafkaHandle
+    private let poller: PollingThread
+    private let blocking: DedicatedThread
+    private let topics = Mutex<[String: OpaquePointer]>([:])  // rd_kafka_topic_t*, destroyed in deinit
+    private let nextID = Atomic<UInt64>(1)
+    private let closed = Atomic<Bool>(false)
+
+    /// Creates the producer. `onDelivery` is called once per message, from the producer's polling thread;
+    /// keep it short.
+    public init(
+        configuration: KafkaConfiguration,
+        onDelivery: @escaping @Sendable (DeliveryReport) -> Void = { _ in }
+    ) throws(KafkaError) {
+        let conf = try configuration.makeConf(defaults: Self.defaultProperties)
+        rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
+            guard let message, let opaque else { return }
+            let callbacks = Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue()
+            let m = message.pointee
+            let failed = m.err != RD_KAFKA_RESP_ERR_NO_ERROR
+            callbacks.onDelivery(DeliveryReport(
+                messageID: UInt64(UInt(bitPattern: m._private)),
+                topic: m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+                partition: m.partition,
+                offset: failed ? nil : m.offset,
+                error: failed ? KafkaError(.produce, context: "delivery failed", err: m.err) : nil))
+        }
+        let handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, conf: conf, callbackContext: Callbacks(onDelivery: onDelivery))
+        self.handle = handle
+        self.poller = PollingThread(name: "kafka-producer-poll") { rd_kafka_poll(handle.pointer, 100) }
+        self.blocking = DedicatedThread(name: "kafka-producer-ops")
+    }
+
+    deinit {
+        poller.stop()
+        blocking.shutdown()
+        for (_, rkt) in topics.withLock({ $0 }) { rd_kafka_topic_destroy(rkt) }
+    }
+
+    private func topicHandle(_ name: String) throws(KafkaError) -> OpaquePointer {
+        let result: Result<OpaquePointer, KafkaError> = topics.withLock { cache in
+            if let rkt = cache[name] { return .success(rkt) }
+            guard let rkt = rd_kafka_topic_new(handle.pointer, name, nil) else {
+                return .failure(KafkaError(.produce, context: "topic '\(name)'", err: rd_kafka_last_error()))
+            }
+            cache[name] = rkt
+            return .success(rkt)
+        }
+        return try result.get()
+    }
+
+    /// Enqueues one message and returns its id (echoed in its `DeliveryReport`). Never waits on
+    /// the network: when librdkafka's queue is full it throws `queueFull` at once.
+    /// - Parameters:
+    ///   - key: the message key; keyed messages with the same key land on the same partition.
+    ///   - partition: an explicit partition, or nil to let the partitioner choose from the key.
+    @discardableResult
+    public func produce(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) throws(KafkaError) -> UInt64 {
+        guard !closed.load(ordering: .relaxed) else { throw KafkaError(.closed, "the producer is closed") }
+        let rkt = try topicHandle(topic)
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let rc: Int32 = value.withUnsafeBytes { v in
+            let keyCall = { (k: UnsafeRawBufferPointer?) -> Int32 in
+                rd_kafka_produce(
+                    rkt, partition ?? RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                    UnsafeMutableRawPointer(mutating: v.baseAddress), v.count,
+                    k?.baseAddress, k?.count ?? 0,
+                    UnsafeMutableRawPointer(bitPattern: UInt(id)))
+            }
+            if let key { return key.withUnsafeBytes { keyCall($0) } }
+            return keyCall(nil)
+        }
+        if rc != 0 {
+            throw KafkaError(.produce, context: "could not enqueue a message for \(topic)", err: rd_kafka_last_error())
+        }
+        return id
+    }
+
+    /// Enqueues a message with a UTF-8 key and value.
+    @discardableResult
+    public func produce(topic: String, key: String?, value: String, partition: Int32? = nil) throws(KafkaError) -> UInt64 {
+        try produce(topic: topic, key: key.map { Array($0.utf8) }, value: Array(value.utf8), partition: partition)
+    }
+
+    /// Messages enqueued or in flight, not yet reported.
+    public var outstandingCount: Int { Int(rd_kafka_outq_len(handle.pointer)) }
+
+    /// Waits until every enqueued message has a delivery report, or throws `timeout`.
+    public func flush(timeout: Duration) async throws {
+        let handle = self.handle
+        let ms = timeout.milliseconds
+        try await blocking.run {
+            let err = rd_kafka_flush(handle.pointer, ms)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(.timeout, context: "flush: \(rd_kafka_outq_len(handle.pointer)) message(s) still undelivered after \(ms) ms", err: err)
+            }
+        }
+    }
+
+    /// Flushes for up to `timeout`, then refuses further `produce` calls. Messages still undelivered
+    /// after the timeout are reported as failed when the producer is released.
+    public func close(timeout: Duration = .seconds(10)) async throws {
+        closed.store(true, ordering: .relaxed)
+        try await flush(timeout: timeout)
+    }
+
+    /// Cluster metadata as this producer sees it (all topics, or only `topic`).
+    public func metadata(topic: String? = nil, timeout: Duration = .seconds(10)) async throws -> ClusterMetadata {
+        let handle = self.handle
+        return try await blocking.run { try handle.metadata(topic: topic, timeoutMs: timeout.milliseconds) }
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, clamped to Int32 (librdkafka's timeout type).
+    var milliseconds: Int32 {
+        Int32(clamping: components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import GuardianDevBroker
+import GuardianKafka
+import GuardianTestSupport
+import Logging
+import Synchronization
+import Testing
+
+/// The dev broker's control commands, and its fault injection seen by a real client.
+@Suite struct DevBrokerTests {
+    @Test func parsesControlCommands() throws {
+        #expect(try DevBrokerCommand.parse("down all") == .down(broker: nil))
+        #expect(try DevBrokerCommand.parse("UP 2") == .up(broker: 2))
+        #expect(try DevBrokerCommand.parse("rtt all 250") == .rtt(broker: nil, milliseconds: 250))
+        #expect(try DevBrokerCommand.parse("topic t 4") == .createTopic(name: "t", partitions: 4, replicationFactor: 1))
+        #expect(try DevBrokerCommand.parse("errors 8 7,7") == .pushErrors(apiKey: 8, codes: [7, 7]))
+        for bad in ["", "down", "down x", "rtt all", "topic t", "errors x 1", "launch missiles"] {
+            #expect(throws: KafkaError.self, "\(bad)") { _ = try DevBrokerCommand.parse(bad) }
+        }
+    }
+
+    /// Brokers down: messages stay queued and flush times out; brokers up: all are delivered exactly once.
+    /// Uses its own in-process cluster so it cannot disturb tests sharing the stack's broker.
+    @Test func producerRidesOutAllBrokersDownThroughTheControlPort() async throws {
+        let broker = try DevBroker(brokers: 3)
+        try broker.createTopic("faults", partitions: 3, replicationFactor: 3)
+        let control = try DevBrokerControlServer(broker: broker, logger: Logger(label: "test"))
+        defer { control.stop() }
+        let client = DevBrokerControlClient(port: control.port)
+
+        let config = KafkaConfiguration(bootstrapServers: broker.bootstrapServers, properties: ["message.timeout.ms": "120000"])
+        let delivered = Mutex<[Int64]>([])
+        let producer = try KafkaProducer(configuration: config) { r in
+            if r.error == nil { delivered.withLock { $0.append(r.offset ?? -1) } }
+        }
+        try producer.produce(topic: "faults", key: "warmup", value: "0")
+        try await producer.flush(timeout: .seconds(20))
+
+        let status = try await client.send("down all")
+        #expect(status.contains("down=1,2,3"))
+        for i in 0..<10 { try producer.produce(topic: "faults", key: "k\(i)", value: "\(i)") }
+        await #expect(throws: KafkaError.self) { try await producer.flush(timeout: .seconds(2)) }
+        #expect(producer.outstandingCount == 10)
+
+        _ = try await client.send("up all")
+        try await producer.flush(timeout: .seconds(60))
+        #expect(delivered.withLock { $0.count } == 11)
+
+        let admin = try KafkaAdmin(configuration: config)
+        let ends = try await admin.endOffsets(topic: "faults")
+        #expect(ends.reduce(0) { $0 + ($1.offset ?? 0) } == 11, "no duplicates after the outage")
+
+        let error = await #expect(throws: KafkaError.self) { _ = try await client.send("down 9") }
+        #expect(error?.message.contains("1 to 3") == true)
+    }
+}

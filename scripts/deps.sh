@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Guardian Fleet builds and tests with, when missing.
+# As root it runs apt-get; otherwise it prints the exact command and fails.
+set -euo pipefail
+
+PACKAGES=(
+  pkg-config
+  librdkafka-dev   # Kafka client (and rdkafka_mock.h for the dev broker)
+  libpq-dev        # PostgreSQL / TimescaleDB client
+  libhiredis-dev   # Redis client
+  redis-server     # local stack: Redis (redis-cli comes with it)
+  postgresql       # local stack: PostgreSQL 15 (initdb, pg_ctl)
+  kcat             # Kafka command-line client, for poking at the dev broker
+  python3          # free-port lookup in scripts/stack.sh
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "deps: 'swift' is not on PATH. Install Swift 6.1 or later (swift.org) and retry." >&2
+  exit 1
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all present (${PACKAGES[*]})"
+  exit 0
+fi
+
+cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing Debian packages: ${missing[*]}" >&2
+  echo "deps: run as root:  sudo sh -c '$cmd'" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}"
+sh -c "$cmd"
+# Debian's packages start system services where policy allows; the local stack runs its own
+# instances on free ports, so the system ones are not needed (and are left as the system set them).

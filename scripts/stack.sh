@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The local Guardian Fleet stack on loopback: Redis, PostgreSQL 15 (with TimescaleDB when the
+# extension is installed) and the Kafka-protocol dev broker, each on a free port, all state in
+# a run folder inside the checkout (git-ignored).
+#
+#   scripts/stack.sh up       start everything, write $RUN_DIR/stack.env
+#   scripts/stack.sh down     stop exactly what `up` started (by pid) and delete its data
+#   scripts/stack.sh env      print `export KEY=VALUE` lines (eval "$(scripts/stack.sh env)")
+#   scripts/stack.sh status   say what is running
+#
+# Environment: GUARDIAN_RUN_DIR (default ./.run), GUARDIAN_BIN (default .build/debug/guardian),
+# GUARDIAN_TOPICS (default "guardian.events:12"), GUARDIAN_DEV_BROKERS (default 3).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN_DIR="${GUARDIAN_RUN_DIR:-$ROOT/.run}"
+GUARDIAN_BIN="${GUARDIAN_BIN:-$ROOT/.build/debug/guardian}"
+TOPICS="${GUARDIAN_TOPICS:-guardian.events:12}"
+BROKERS="${GUARDIAN_DEV_BROKERS:-3}"
+ENV_FILE="$RUN_DIR/stack.env"
+
+log() { echo "stack: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+pidfile_pid() { [ -f "$1" ] && head -n1 "$1" | tr -d '[:space:]' || true; }
+
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  [ -n "$d" ] && [ -x "$d/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql (run: make deps)"
+  echo "$d"
+}
+
+# Runs a PostgreSQL server command as the unprivileged 'postgres' user when we are root
+# (PostgreSQL refuses to run as root).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
+
+start_redis() {
+  local port; port=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
+    --pidfile "$RUN_DIR/redis.pid" --logfile "$RUN_DIR/redis.log" --dir "$RUN_DIR" \
+    --save "" --appendonly no --protected-mode yes >/dev/null
+  wait_for 15 redis redis-cli -h 127.0.0.1 -p "$port" ping || die "redis-server did not answer on port $port (see $RUN_DIR/redis.log)"
+  REDIS_PORT=$port
+  log "redis-server on 127.0.0.1:$port (pid $(pidfile_pid "$RUN_DIR/redis.pid"))"
+}
+
+start_postgres() {
+  local bindir port pgdata mode ver
+  bindir=$(pg_bindir)
+  ver=$(basename "$(dirname "$bindir")")
+  port=$(free_port)
+  pgdata="$RUN_DIR/pgdata"
+  if [ "$(id -u)" -eq 0 ]; then
+    getent passwd postgres >/dev/null || die "user 'postgres' is missing (install the postgresql package: make deps)"
+    # The data directory must be reachable by 'postgres'; fall back to /tmp when the checkout is not.
+    mkdir -p "$pgdata"
+    chown postgres: "$pgdata"
+    if ! runuser -u postgres -- test -w "$pgdata"; then
+      rmdir "$pgdata"
+      pgdata=$(mktemp -d /tmp/guardian-pgdata.XXXXXX)
+      chown postgres: "$pgdata"
+    fi
+  else
+    mkdir -p "$pgdata"
+  fi
+  echo "$pgdata" > "$RUN_DIR/pgdata.path"
+  as_pg "$bindir/initdb" -D "$pgdata" -U guardian --auth=trust -E UTF8 --no-locale >"$RUN_DIR/initdb.log" 2>&1 \
+    || die "initdb failed (see $RUN_DIR/initdb.log)"
+
+  mode=postgresql
+  local ext="/usr/share/postgresql/$ver/extension/timescaledb.control"
+  {
+    echo "listen_addresses = '127.0.0.1'"
+    echo "port = $port"
+    echo "unix_socket_directories = '$pgdata'"
+    echo "max_connections = 200"
+    echo "shared_buffers = 256MB"
+    if [ -f "$ext" ]; then
+      echo "shared_preload_libraries = 'timescaledb'"
+      echo "timescaledb.telemetry_level = off"
+    fi
+  } | as_pg tee -a "$pgdata/postgresql.conf" >/dev/null
+  as_pg "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start >/dev/null \
+    || die "PostgreSQL did not start (see $pgdata/server.log)"
+  cp "$pgdata/postmaster.pid" "$RUN_DIR/postgres.pid" 2>/dev/null || true
+  psql -X -q -h 127.0.0.1 -p "$port" -U guardian -d postgres -c "CREATE DATABASE guardian" >/dev/null
+  if [ -f "$ext" ]; then
+    psql -X -q -h 127.0.0.1 -p "$port" -U guardian -d guardian -c "CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null \
+      && mode=timescaledb || log "warning: the timescaledb extension is installed but could not be created; plain PostgreSQL mode"
+  fi
+  PG_PORT=$port
+  STORAGE_MODE=$mode
+  log "PostgreSQL $ver on 127.0.0.1:$port, mode: $mode$( [ "$mode" = postgresql ] && echo ' (TimescaleDB not installed: plain range partitioning)')"
+}
+
+start_dev_broker() {
+  [ -x "$GUARDIAN_BIN" ] || die "$GUARDIAN_BIN not found: build first (swift build, or make build)"
+  rm -f "$RUN_DIR/kafka.bootstrap" "$RUN_DIR/kafka.control"
+  local args=(dev-broker --brokers "$BROKERS" --bootstrap-file "$RUN_DIR/kafka.bootstrap" --control-file "$RUN_DIR/kafka.control")
+  local t
+  for t in $TOPICS; do args+=(--topic "$t"); done
+  nohup "$GUARDIAN_BIN" "${args[@]}" </dev/null >"$RUN_DIR/dev-broker.log" 2>&1 &
+  echo $! > "$RUN_DIR/dev-broker.pid"
+  wait_for 30 dev-broker test -s "$RUN_DIR/kafka.bootstrap" -a -s "$RUN_DIR/kafka.control" \
+    || die "the dev broker did not come up (see $RUN_DIR/dev-broker.log)"
+  KAFKA_BOOTSTRAP=$(cat "$RUN_DIR/kafka.bootstrap")
+  KAFKA_CONTROL=$(cat "$RUN_DIR/kafka.control")
+  log "dev broker ($BROKERS brokers, topics $TOPICS) at $KAFKA_BOOTSTRAP, control $KAFKA_CONTROL (pid $(cat "$RUN_DIR/dev-broker.pid"))"
+}
+
+up() {
+  if [ -f "$ENV_FILE" ] && alive "$(pidfile_pid "$RUN_DIR/dev-broker.pid")"; then
+    log "already up ($ENV_FILE)"
+    return 0
+  fi
+  mkdir -p "$RUN_DIR"
+  chmod 755 "$RUN_DIR"
+  trap 'log "start-up failed; stopping what was started"; down >/dev/null 2>&1 || true' ERR
+  start_redis
+  start_postgres
+  start_dev_broker
+  trap - ERR
+  cat > "$ENV_FILE" <<ENV
+KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP
+GUARDIAN_DEV_BROKER_CONTROL=$KAFKA_CONTROL
+REDIS_HOST=127.0.0.1
+REDIS_PORT=$REDIS_PORT
+TIMESCALEDB_URI=postgresql://guardian@127.0.0.1:$PG_PORT/guardian
+GUARDIAN_STORAGE_MODE=$STORAGE_MODE
+ENV
+  log "up; environment in $ENV_FILE"
+}
+
+stop_pid() {  # stop_pid NAME PID: TERM, wait up to 15 s, then KILL
+  local name=$1 pid=$2 i
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 75); do alive "$pid" || { log "stopped $name (pid $pid)"; return 0; }; sleep 0.2; done
+  log "$name (pid $pid) ignored SIGTERM; killing"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+down() {
+  local pid pgdata
+  pid=$(pidfile_pid "$RUN_DIR/dev-broker.pid"); [ -n "$pid" ] && stop_pid dev-broker "$pid"
+  pgdata=$(cat "$RUN_DIR/pgdata.path" 2>/dev/null || true)
+  if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
+    as_pg "$(pg_bindir)/pg_ctl" -D "$pgdata" -m fast -w -t 30 stop >/dev/null 2>&1 && log "stopped PostgreSQL" \
+      || { pid=$(pidfile_pid "$pgdata/postmaster.pid"); [ -n "$pid" ] && stop_pid postgres "$pid"; }
+  fi
+  pid=$(pidfile_pid "$RUN_DIR/redis.pid"); [ -n "$pid" ] && stop_pid redis-server "$pid"
+  # Data is throwaway: the next `up` starts clean. Logs stay for a look after a failed run.
+  [ -n "$pgdata" ] && rm -rf "$pgdata"
+  rm -f "$RUN_DIR"/{dev-broker.pid,redis.pid,postgres.pid,pgdata.path,kafka.bootstrap,kafka.control,stack.env,dump.rdb}
+  return 0
+}
+
+status() {
+  local pid
+  pid=$(pidfile_pid "$RUN_DIR/dev-broker.pid"); alive "$pid" && echo "dev broker: running (pid $pid)" || echo "dev broker: stopped"
+  pid=$(pidfile_pid "$RUN_DIR/redis.pid"); alive "$pid" && echo "redis-server: running (pid $pid)" || echo "redis-server: stopped"
+  pid=$(pidfile_pid "$RUN_DIR/postgres.pid"); alive "$pid" && echo "postgres: running (pid $pid)" || echo "postgres: stopped"
+  [ -f "$ENV_FILE" ] && cat "$ENV_FILE"
+  return 0
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) [ -f "$ENV_FILE" ] || die "the stack is not up (scripts/stack.sh up)"; sed 's/^/export /' "$ENV_FILE" ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+esac
