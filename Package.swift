@@ -36,6 +36,16 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
 
+        // simdjson (C++, Debian's libsimdjson-dev) behind a small C API that fills a plain struct per event.
+        .target(
+            name: "CGuardianJSON",
+            cxxSettings: [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("simdjson")]
+        ),
+
+        // The event contract v1: model, validation, JSON decoder and encoder. Pure: no I/O.
+        .target(name: "GuardianEvents", dependencies: ["CGuardianJSON", "GuardianSupport"]),
+
         // Shared plumbing: dedicated threads for blocking C calls, error protocol, environment.
         .target(name: "GuardianSupport"),
 
@@ -67,9 +77,11 @@ let package = Package(
         // Test helpers: the local stack's addresses (from the environment or .run/stack.env), silent servers.
         .target(name: "GuardianTestSupport", dependencies: ["GuardianSupport"], path: "Tests/GuardianTestSupport"),
         .testTarget(name: "GuardianSupportTests", dependencies: ["GuardianSupport"]),
+        .testTarget(name: "GuardianEventsTests", dependencies: ["GuardianEvents"]),
         .testTarget(name: "GuardianKafkaTests", dependencies: ["GuardianKafka", "GuardianDevBroker", "GuardianTestSupport"]),
         .testTarget(name: "GuardianPostgresTests", dependencies: ["GuardianPostgres", "GuardianTestSupport"]),
         .testTarget(name: "GuardianRedisTests", dependencies: ["GuardianRedis", "GuardianTestSupport"]),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

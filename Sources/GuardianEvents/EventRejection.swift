@@ -1,0 +1,30 @@
+import GuardianSupport
+
+/// Why an incoming message is not a valid v1 event. Rejected events never reach the events table;
+/// they are counted, logged with their origin, and (later) dead-lettered with this reason.
+public struct EventRejection: GuardianError, Equatable {
+    public enum Reason: String, Sendable {
+        /// Not JSON, or not a single JSON object.
+        case malformed
+        /// A field has the wrong JSON type or is duplicated.
+        case badField = "bad_field"
+        /// A required field is missing.
+        case missingField = "missing_field"
+        /// A field is well-typed but breaks a rule of the contract (enum, range, format).
+        case invalidValue = "invalid_value"
+        /// The schema version is not one this decoder reads.
+        case unsupportedVersion = "unsupported_version"
+        /// The message key is not the event's symbol.
+        case keyMismatch = "key_mismatch"
+    }
+
+    public let reason: Reason
+    public let message: String
+
+    public init(_ reason: Reason, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    public var code: String { "event.\(reason.rawValue)" }
+}
