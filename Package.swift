@@ -54,6 +54,16 @@ let package = Package(
         .target(name: "GuardianPostgres", dependencies: ["CLibPQ", "GuardianSupport"]),
         .target(name: "GuardianRedis", dependencies: ["CHiredis", "GuardianSupport"]),
 
+        // Stores: the events table in TimescaleDB/PostgreSQL (schema, migrations, idempotent batch writes,
+        // partition maintenance) and the real-time state cache in Redis.
+        .target(
+            name: "GuardianStores",
+            dependencies: [
+                "GuardianEvents", "GuardianPostgres", "GuardianRedis", "GuardianSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The local Kafka-protocol broker for development and tests (librdkafka's mock cluster).
         .target(
             name: "GuardianDevBroker",
@@ -75,12 +85,13 @@ let package = Package(
         ),
 
         // Test helpers: the local stack's addresses (from the environment or .run/stack.env), silent servers.
-        .target(name: "GuardianTestSupport", dependencies: ["GuardianSupport"], path: "Tests/GuardianTestSupport"),
+        .target(name: "GuardianTestSupport", dependencies: ["GuardianSupport", "GuardianPostgres"], path: "Tests/GuardianTestSupport"),
         .testTarget(name: "GuardianSupportTests", dependencies: ["GuardianSupport"]),
         .testTarget(name: "GuardianEventsTests", dependencies: ["GuardianEvents"]),
         .testTarget(name: "GuardianKafkaTests", dependencies: ["GuardianKafka", "GuardianDevBroker", "GuardianTestSupport"]),
         .testTarget(name: "GuardianPostgresTests", dependencies: ["GuardianPostgres", "GuardianTestSupport"]),
         .testTarget(name: "GuardianRedisTests", dependencies: ["GuardianRedis", "GuardianTestSupport"]),
+        .testTarget(name: "GuardianStoresTests", dependencies: ["GuardianStores", "GuardianTestSupport"]),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

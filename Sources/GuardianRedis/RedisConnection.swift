@@ -179,6 +179,13 @@ public final class RedisConnection: Sendable {
         return reply
     }
 
+    /// The script's SHA, loading it with SCRIPT LOAD when not known yet (or when `reload`), for callers
+    /// that batch EVALSHA calls into a pipeline themselves.
+    public func scriptSHA(_ script: RedisScript, reload: Bool = false) async throws -> String {
+        if !reload, let sha = script.sha { return sha }
+        return try await load(script)
+    }
+
     private func load(_ script: RedisScript) async throws -> String {
         guard let sha = try await command(["SCRIPT", "LOAD", script.source]).string else {
             throw RedisError(.unexpectedReply, "SCRIPT LOAD did not return a SHA")

@@ -1,0 +1,20 @@
+import GuardianSupport
+
+/// An error from the stores (schema, events table, state cache) that is not simply a driver error.
+public struct StoreError: GuardianError, Equatable {
+    public enum Kind: String, Sendable {
+        case configuration
+        case schemaFiles = "schema_files"
+        case migration
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var code: String { "store.\(kind.rawValue)" }
+}
