@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
     ],
     targets: [
         // C libraries from Debian (librdkafka-dev, libpq-dev, libhiredis-dev).
@@ -64,6 +67,27 @@ let package = Package(
             ]
         ),
 
+        // The worker pipeline: consume, decode, write durably, update the cache, commit what is durable.
+        .target(
+            name: "GuardianWorker",
+            dependencies: [
+                "GuardianEvents", "GuardianKafka", "GuardianStores", "GuardianPostgres", "GuardianRedis", "GuardianSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // HTTP: Prometheus /metrics (and, later, the query API).
+        .target(
+            name: "GuardianHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
         // The local Kafka-protocol broker for development and tests (librdkafka's mock cluster).
         .target(
             name: "GuardianDevBroker",
@@ -78,6 +102,7 @@ let package = Package(
             name: "GuardianCLI",
             dependencies: [
                 "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianDevBroker", "GuardianSupport",
+                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +117,10 @@ let package = Package(
         .testTarget(name: "GuardianPostgresTests", dependencies: ["GuardianPostgres", "GuardianTestSupport"]),
         .testTarget(name: "GuardianRedisTests", dependencies: ["GuardianRedis", "GuardianTestSupport"]),
         .testTarget(name: "GuardianStoresTests", dependencies: ["GuardianStores", "GuardianTestSupport"]),
+        .testTarget(
+            name: "GuardianWorkerTests",
+            dependencies: ["GuardianWorker", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

@@ -8,7 +8,10 @@ struct Guardian: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guardian",
         abstract: "Guardian Fleet: risk-guardian events from Kafka into Redis and TimescaleDB.",
-        subcommands: [DevBrokerCommandLine.self, DevBrokerControlCommandLine.self, SmokeCommandLine.self]
+        subcommands: [
+            WorkerCommandLine.self, MigrateCommandLine.self, DevBrokerCommandLine.self, DevBrokerControlCommandLine.self,
+            SmokeCommandLine.self,
+        ]
     )
 }
 

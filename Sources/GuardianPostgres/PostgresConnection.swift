@@ -79,6 +79,8 @@ public final class PostgresConnection: Sendable {
             }
             throw PostgresError(.connect, "cannot connect to \(configuration.redactedURI): \(text)")
         }
+        // Server notices ("relation already exists, skipping", …) would go to stderr; they are not errors.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         return conn
     }
 

@@ -1,10 +1,11 @@
 import GuardianEvents
 import GuardianPostgres
+import Synchronization
 
 /// Writes batches of events to `guardian_events` idempotently: binary COPY into a session-local
 /// staging table, then `INSERT … SELECT … ON CONFLICT (event_id, ts) DO NOTHING`, in one transaction.
 /// A redelivered event is absorbed as a no-op.
-public struct EventTableWriter: Sendable {
+public final class EventTableWriter: Sendable {
     /// The columns in COPY order.
     static let columns = [
         "ts", "symbol", "seq", "event_id", "kind", "decision", "reason", "side", "qty", "price", "position",
@@ -26,7 +27,10 @@ public struct EventTableWriter: Sendable {
     }
 
     public let connection: PostgresConnection
+    /// Whether this connection's session has the staging table already.
+    private let prepared = Mutex(false)
 
+    /// A writer over `connection`; keep one per connection (the staging table is per session).
     public init(connection: PostgresConnection) {
         self.connection = connection
     }
@@ -61,12 +65,15 @@ public struct EventTableWriter: Sendable {
     public func write(payload: [UInt8], count: Int) async throws -> Result {
         guard count > 0 else { return Result(staged: 0, inserted: 0) }
         let list = Self.columnList
-        return try await connection.transaction { session in
-            // The staging table lives as long as the session; ON COMMIT DELETE ROWS empties it each batch.
-            try session.execute("""
-                CREATE TEMP TABLE IF NOT EXISTS guardian_events_staging
-                    (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-                """)
+        let prepare = !prepared.withLock { $0 }
+        let result = try await connection.transaction { session in
+            if prepare {
+                // The staging table lives as long as the session; ON COMMIT DELETE ROWS empties it each batch.
+                try session.execute("""
+                    CREATE TEMP TABLE IF NOT EXISTS guardian_events_staging
+                        (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+                    """)
+            }
             let staged = try session.copyIn("COPY guardian_events_staging (\(list)) FROM STDIN (FORMAT binary)", data: payload)
             let inserted = try session.execute("""
                 INSERT INTO guardian_events (\(list)) SELECT \(list) FROM guardian_events_staging
@@ -74,6 +81,8 @@ public struct EventTableWriter: Sendable {
                 """).affectedRows
             return Result(staged: staged, inserted: inserted)
         }
+        prepared.withLock { $0 = true }
+        return result
     }
 
     /// Convenience: builds the payload and writes it.

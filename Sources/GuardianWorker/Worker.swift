@@ -1,0 +1,274 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import GuardianEvents
+import GuardianKafka
+import GuardianPostgres
+import GuardianStores
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// One worker process's pipeline, as a ServiceLifecycle service:
+///
+/// poll a batch (count/age) → decode and validate → write durably to TimescaleDB (one transaction,
+/// idempotent) → update the Redis state cache (best effort) → commit, per partition, the offset after
+/// the last durable message.
+///
+/// An offset is committed only after its event is in the database (or, for an invalid message, after
+/// it was counted and logged). On graceful shutdown (SIGTERM) the current batch finishes, its offsets
+/// are committed and the worker leaves the group.
+public final class Worker: Service, Sendable {
+    /// Counts for tests, the demo and logs.
+    public struct Statistics: Sendable, Equatable {
+        public var consumed = 0
+        public var persisted = 0
+        public var duplicates = 0
+        public var rejected = 0
+        public var batches = 0
+        public var commits = 0
+    }
+
+    public let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let tracker = Mutex(CommitTracker())
+    private let stats = Mutex(Statistics())
+    private let stopRequested = Atomic<Bool>(false)
+    private let metrics = WorkerMetrics()
+
+    public init(configuration: WorkerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.workerID)"
+        self.logger = logger
+    }
+
+    /// What this worker has done so far.
+    public var statistics: Statistics { stats.withLock { $0 } }
+
+    /// The partitions this worker owns now.
+    public var ownedPartitions: [TopicPartition] { tracker.withLock { $0.owned } }
+
+    /// Asks the worker to stop after its current batch (as a graceful shutdown would).
+    public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    private var shouldStop: Bool { stopRequested.load(ordering: .relaxed) || Task.isShuttingDownGracefully || Task.isCancelled }
+
+    public func run() async throws {
+        let c = configuration
+        logger.info("worker starting", metadata: [
+            "topic": "\(c.topic)", "group": "\(c.group)", "kafka": "\(c.kafka.bootstrapServers)",
+            "postgres": "\(c.postgres.redactedURI)", "redis": "\(c.redis.address)",
+            "batch": "\(c.batch.maxEvents) events / \(c.batch.maxAge)",
+        ])
+        guard let db = try await connectDatabase() else { return }
+        var writer = EventTableWriter(connection: db)
+        let cache = CacheLink(configuration: c.redis, logger: logger)
+        _ = cache.current()  // start connecting
+
+        let consumer = try KafkaConsumer(configuration: c.kafka, groupID: c.group) { [self] event in
+            self.rebalanced(event)
+        }
+        try await consumer.subscribe(topics: [c.topic])
+
+        let lag = Task { await self.monitorLag(consumer) }
+        let maintenance = Task { await self.maintainPartitions() }
+        defer {
+            lag.cancel()
+            maintenance.cancel()
+        }
+
+        let decoder = BatchDecoder()
+        var databaseCommits = 0
+        while !shouldStop {
+            let polled = try await consumer.poll(maxMessages: c.batch.maxEvents, timeout: c.batch.maxAge)
+            for e in polled.errors {
+                logger.warning("consumer error", metadata: ["error": "\(e.error)", "partition": "\(e.topicPartition?.description ?? "-")"])
+            }
+            let messages = tracker.withLock { t in polled.messages.filter { t.owns($0.topicPartition) } }
+            if messages.isEmpty {
+                await commitPending(consumer)
+                continue
+            }
+            metrics.consumed.increment(by: messages.count)
+            let decoded = decoder.decode(messages)
+            for r in decoded.rejected {
+                metrics.rejected(r.rejection.reason.rawValue).increment()
+                logger.warning("invalid event skipped", metadata: [
+                    "partition": "\(r.topicPartition)", "offset": "\(r.offset)", "reason": "\(r.rejection)",
+                ])
+            }
+
+            if !decoded.events.isEmpty {
+                let payload = EventTableWriter.copyPayload(decoded.events, ingestedAtNanos: Self.nowNanos())
+                guard let result = try await writeDurably(&writer, payload: payload, count: decoded.events.count) else { break }
+                metrics.persisted.increment(by: result.inserted)
+                metrics.duplicates.increment(by: result.staged - result.inserted)
+                stats.withLock { $0.persisted += result.inserted; $0.duplicates += result.staged - result.inserted }
+                databaseCommits += 1
+                if let crashAfter = c.crashAfterDatabaseCommits, databaseCommits >= crashAfter {
+                    logger.critical("test hook: crashing after a database commit, before the offset commit")
+                    kill(getpid(), SIGKILL)
+                }
+            }
+            tracker.withLock { t in
+                for (tp, next) in decoded.nextOffsets { t.markDurable(tp, nextOffset: next) }
+            }
+            stats.withLock { s in
+                s.consumed += messages.count
+                s.rejected += decoded.rejected.count
+                s.batches += 1
+            }
+            metrics.batches.increment()
+            metrics.batchSize.record(messages.count)
+
+            await updateCache(cache, decoded.events)
+            await commitPending(consumer)
+            let now = Self.nowNanos()
+            for s in decoded.events { metrics.endToEnd.recordNanoseconds(max(0, now - s.event.ts)) }
+        }
+
+        await commitPending(consumer)
+        logger.info("worker stopping: leaving the group", metadata: ["statistics": "\(statistics)"])
+        try await consumer.close()
+    }
+
+    /// Runs on the consumer thread, inside a poll: keeps the tracker in step with ownership and hands
+    /// over what must be committed before revoked partitions move.
+    private func rebalanced(_ event: RebalanceEvent) -> [TopicPartitionOffset] {
+        switch event {
+        case .assigned(let tps):
+            let owned = tracker.withLock { t in t.assign(tps); return t.owned.count }
+            metrics.ownedPartitions.record(owned)
+            logger.info("partitions assigned", metadata: ["partitions": "\(tps.map(\.description))", "owned": "\(owned)"])
+            return []
+        case .revoked(let tps):
+            let (pending, owned) = tracker.withLock { t in (t.revoke(tps), t.owned.count) }
+            metrics.ownedPartitions.record(owned)
+            logger.info("partitions revoked; committing what is durable", metadata: [
+                "partitions": "\(tps.map(\.description))", "committing": "\(pending.map(\.description))",
+            ])
+            return pending
+        case .lost(let tps):
+            let owned = tracker.withLock { t in t.lose(tps); return t.owned.count }
+            metrics.ownedPartitions.record(owned)
+            logger.warning("partitions lost; nothing committed for them", metadata: ["partitions": "\(tps.map(\.description))"])
+            return []
+        }
+    }
+
+    /// Opens the database connection, retrying with backoff until it answers or the worker stops.
+    private func connectDatabase() async throws -> PostgresConnection? {
+        var delay = Duration.milliseconds(200)
+        while !shouldStop {
+            do {
+                return try await PostgresConnection.connect(configuration.postgres)
+            } catch let error as PostgresError where error.kind == .connect {
+                logger.error("TimescaleDB unreachable; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        return nil
+    }
+
+    /// Writes the batch, reconnecting and retrying on connection failures until it is durable.
+    /// Returns nil only when the worker is stopping (nothing was committed for the batch).
+    private func writeDurably(_ writer: inout EventTableWriter, payload: [UInt8], count: Int) async throws -> EventTableWriter.Result? {
+        var delay = Duration.milliseconds(100)
+        while true {
+            do {
+                let start = ContinuousClock.now
+                let result = try await writer.write(payload: payload, count: count)
+                metrics.dbWrite.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
+                return result
+            } catch let error as PostgresError where error.isConnectionFailure {
+                metrics.dbFailures.increment()
+                logger.error("TimescaleDB write failed; retrying the batch (nothing committed)",
+                             metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+                if shouldStop { return nil }
+                if let fresh = try? await PostgresConnection.connect(configuration.postgres) { writer = EventTableWriter(connection: fresh) }
+            }
+        }
+    }
+
+    private func updateCache(_ cache: CacheLink, _ events: [StoredEvent]) async {
+        guard !events.isEmpty else { return }
+        guard let state = cache.current() else {
+            metrics.cacheStale.record(1)
+            return
+        }
+        let start = ContinuousClock.now
+        do {
+            try await state.apply(events.lazy.map(\.event))
+            metrics.redisWrite.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
+            if cache.succeeded() {
+                logger.notice("Redis is back; the cache missed updates while it was away")
+            }
+            metrics.cacheStale.record(0)
+        } catch {
+            metrics.redisFailures.increment()
+            metrics.cacheStale.record(1)
+            cache.failed(error)
+        }
+    }
+
+    private func commitPending(_ consumer: KafkaConsumer) async {
+        let pending = tracker.withLock { $0.pendingCommits() }
+        guard !pending.isEmpty else { return }
+        do {
+            try await consumer.commit(pending)
+            tracker.withLock { $0.markCommitted(pending) }
+            stats.withLock { $0.commits += 1 }
+            for o in pending { metrics.committedOffset(o.topicPartition).record(o.offset ?? 0) }
+        } catch {
+            // Kept pending: retried after the next batch. A lost partition drops out of the tracker.
+            metrics.commitFailures.increment()
+            logger.warning("offset commit failed; will retry", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func monitorLag(_ consumer: KafkaConsumer) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.lagInterval)
+            let committed = tracker.withLock { $0.committedOffsets }
+            for c in committed {
+                guard let w = try? await consumer.watermarks(topic: c.topic, partition: c.partition, timeout: .seconds(2)) else { continue }
+                metrics.lag(c.topicPartition).record(max(0, w.high - (c.offset ?? w.low)))
+            }
+        }
+    }
+
+    private func maintainPartitions() async {
+        guard let db = try? await PostgresConnection.connect(configuration.postgres) else { return }
+        let maintainer = PartitionMaintainer(connection: db, settings: configuration.storage)
+        while !Task.isCancelled {
+            do {
+                guard let round = try await maintainer.runOnce() else { return }  // TimescaleDB does it
+                if round.created > 0 || round.dropped > 0 {
+                    logger.info("partitions maintained", metadata: ["created": "\(round.created)", "dropped": "\(round.dropped)"])
+                }
+            } catch {
+                logger.warning("partition maintenance failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: configuration.maintenanceInterval)
+        }
+    }
+
+    static func nowNanos() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (s, a) = components
+        return s * 1_000_000_000 + a / 1_000_000_000
+    }
+}

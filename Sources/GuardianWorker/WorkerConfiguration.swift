@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import GuardianKafka
+import GuardianPostgres
+import GuardianRedis
+import GuardianStores
+import GuardianSupport
+
+/// Everything a worker needs. Each field's default comes from its environment variable, else the
+/// documented default; the CLI's flags override them.
+public struct WorkerConfiguration: Sendable {
+    public var kafka: KafkaConfiguration
+    /// Events topic. Default `$GUARDIAN_TOPIC`, else `guardian.events`.
+    public var topic: String
+    /// Consumer group. Default `$GUARDIAN_GROUP`, else `guardian-workers`.
+    public var group: String
+    public var postgres: PostgresConfiguration
+    public var redis: RedisConfiguration
+    public var batch: BatchPolicy
+    public var storage: StorageSettings
+    /// Prometheus `/metrics` listener. Default `$GUARDIAN_METRICS_HOST` or 127.0.0.1, `$GUARDIAN_METRICS_PORT` or 9400;
+    /// port 0 disables it.
+    public var metricsHost: String
+    public var metricsPort: Int
+    /// How often lag per owned partition is measured. Default 5 s.
+    public var lagInterval: Duration
+    /// How often partitions are maintained on plain PostgreSQL. Default 5 min.
+    public var maintenanceInterval: Duration
+    /// A name for logs and metrics. Default `$GUARDIAN_WORKER_ID`, else `worker-<pid>`.
+    public var workerID: String
+    /// Test hook (`GUARDIAN_TEST_CRASH_AFTER_DB_COMMITS`): after this many database commits the process
+    /// kills itself with SIGKILL before committing offsets, as a crash between the two would.
+    public var crashAfterDatabaseCommits: Int?
+
+    public init(
+        kafka: KafkaConfiguration = KafkaConfiguration(),
+        topic: String? = nil, group: String? = nil,
+        postgres: PostgresConfiguration = PostgresConfiguration(),
+        redis: RedisConfiguration = RedisConfiguration(),
+        batch: BatchPolicy? = nil,
+        storage: StorageSettings = StorageSettings(),
+        metricsHost: String? = nil, metricsPort: Int? = nil,
+        lagInterval: Duration = .seconds(5), maintenanceInterval: Duration = .seconds(300),
+        workerID: String? = nil,
+        crashAfterDatabaseCommits: Int? = Env.int("GUARDIAN_TEST_CRASH_AFTER_DB_COMMITS")
+    ) {
+        self.kafka = kafka
+        self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
+        self.group = group ?? Env.string("GUARDIAN_GROUP") ?? "guardian-workers"
+        self.postgres = postgres
+        self.redis = redis
+        self.batch = batch ?? BatchPolicy(
+            maxEvents: Env.int("GUARDIAN_BATCH_MAX_EVENTS") ?? 5000,
+            maxAge: .milliseconds(Env.int("GUARDIAN_BATCH_MAX_AGE_MS") ?? 20))
+        self.storage = storage
+        self.metricsHost = metricsHost ?? Env.string("GUARDIAN_METRICS_HOST") ?? "127.0.0.1"
+        self.metricsPort = metricsPort ?? Env.int("GUARDIAN_METRICS_PORT") ?? 9400
+        self.lagInterval = lagInterval
+        self.maintenanceInterval = maintenanceInterval
+        self.workerID = workerID ?? Env.string("GUARDIAN_WORKER_ID") ?? "worker-\(ProcessInfoPID.current)"
+        self.crashAfterDatabaseCommits = crashAfterDatabaseCommits
+    }
+}
+
+enum ProcessInfoPID {
+    static var current: Int32 { getpid() }
+}

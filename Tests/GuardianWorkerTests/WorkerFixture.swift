@@ -1,0 +1,139 @@
+import Foundation
+import GuardianDevBroker
+import GuardianEvents
+import GuardianKafka
+import GuardianPostgres
+import GuardianRedis
+import GuardianStores
+import GuardianTestSupport
+import GuardianWorker
+import Logging
+import Synchronization
+import Testing
+
+let schemasURL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("schemas")
+
+let sessionProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"]
+
+/// Everything one worker test needs of its own: a topic, a group, a migrated database, symbols.
+struct WorkerFixture {
+    let topic: String
+    let group: String
+    let partitions: Int
+    let database: TemporaryDatabase
+    let kafka: KafkaConfiguration
+    let redis: RedisConfiguration
+    let symbolPrefix: String
+
+    static func make(partitions: Int = 6) async throws -> WorkerFixture {
+        let env = StackEnvironment.shared
+        let topic = uniqueName("events")
+        _ = try await DevBrokerControlClient(address: try env.devBrokerControl).send("topic \(topic) \(partitions) 3")
+        let database = try await TemporaryDatabase.create()
+        let db = try await PostgresConnection.connect(database.configuration)
+        _ = try await Migrator(connection: db, schemas: schemasURL, settings: StorageSettings(), logger: Logger(label: "test")).migrate()
+        return WorkerFixture(
+            topic: topic, group: uniqueName("workers"), partitions: partitions, database: database,
+            // A short session timeout: the dev broker holds a group's rebalance for the session timeout of
+            // members that left or died, and the tests start and stop members in the same group.
+            kafka: KafkaConfiguration(bootstrapServers: try env.kafkaBootstrapServers, properties: sessionProperties),
+            redis: RedisConfiguration(host: try env.redisHost, port: try env.redisPort),
+            symbolPrefix: String(UInt32.random(in: 0...UInt32.max), radix: 36).uppercased())
+    }
+
+    func symbol(_ i: Int) -> String { "\(symbolPrefix)-S\(i)" }
+
+    func workerConfiguration(group: String? = nil, id: String = "test") -> WorkerConfiguration {
+        WorkerConfiguration(
+            kafka: kafka, topic: topic, group: group ?? self.group, postgres: database.configuration, redis: redis,
+            batch: BatchPolicy(maxEvents: 500, maxAge: .milliseconds(20)), metricsPort: 0,
+            lagInterval: .seconds(1), workerID: id, crashAfterDatabaseCommits: nil)
+    }
+
+    /// Publishes `count` valid events over `symbols` symbols (seq 0, 1, … per symbol), plus `invalid`
+    /// malformed messages. Returns the highest seq per symbol.
+    @discardableResult
+    func publish(count: Int, symbols: Int, invalid: Int = 0) async throws -> [String: Int64] {
+        let failures = Atomic<Int>(0)
+        let producer = try KafkaProducer(configuration: kafka) { r in if r.error != nil { failures.add(1, ordering: .relaxed) } }
+        let encoder = EventEncoder()
+        var highest: [String: Int64] = [:]
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        for i in 0..<count {
+            let symbol = self.symbol(i % symbols)
+            let seq = Int64(i / symbols)
+            let event = GuardianEvent(
+                eventID: .random(), symbol: symbol, seq: seq, ts: now + Int64(i) * 1000, kind: i % 4 == 0 ? .position : .orderCheck,
+                decision: .allow, side: .buy, qty: 10, price: 101.25, position: Double(i), latencyUs: 9)
+            highest[symbol] = seq
+            try producer.produce(topic: topic, key: Array(symbol.utf8), value: encoder.encode(event))
+        }
+        for i in 0..<invalid {
+            try producer.produce(topic: topic, key: symbol(i % symbols), value: "{not json \(i)")
+        }
+        try await producer.flush(timeout: .seconds(60))
+        #expect(failures.load(ordering: .relaxed) == 0)
+        return highest
+    }
+
+    func rowCounts() async throws -> (rows: Int, distinct: Int) {
+        let db = try await PostgresConnection.connect(database.configuration)
+        let r = try await db.query("SELECT count(*), count(DISTINCT event_id) FROM guardian_events").rows[0]
+        return (Int(r[0] ?? "") ?? -1, Int(r[1] ?? "") ?? -1)
+    }
+
+    func endOffsets() async throws -> [TopicPartitionOffset] {
+        try await KafkaAdmin(configuration: kafka).endOffsets(topic: topic)
+    }
+
+    func committedOffsets(group: String? = nil) async throws -> [TopicPartitionOffset] {
+        let ends = try await endOffsets()
+        return try await KafkaAdmin(configuration: kafka).committedOffsets(groupID: group ?? self.group, partitions: ends.map(\.topicPartition))
+    }
+
+    /// The Redis state hash of every symbol: symbol → field → value.
+    func redisState(symbols: Int) async throws -> [String: [String: String]] {
+        let redis = try await RedisConnection.connect(self.redis)
+        var out: [String: [String: String]] = [:]
+        for i in 0..<symbols {
+            let flat = try await redis.command(["HGETALL", StateCache.stateKey(symbol(i))]).array ?? []
+            var h: [String: String] = [:]
+            for j in stride(from: 0, to: flat.count - 1, by: 2) { h[flat[j].string ?? ""] = flat[j + 1].string }
+            out[symbol(i)] = h
+        }
+        return out
+    }
+
+    /// Waits (bounded) until `condition` holds, polling every 200 ms.
+    func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("timed out after \(timeout) waiting for: \(what)")
+        throw CancellationError()
+    }
+
+    /// Runs `worker` until `done` holds, then stops it gracefully and waits for it to leave the group.
+    func run(_ workers: [Worker], until what: String, timeout: Duration = .seconds(90), _ done: () async throws -> Bool) async throws {
+        let tasks = workers.map { w in Task { try await w.run() } }
+        defer { for w in workers { w.requestStop() } }
+        do {
+            try await waitUntil(what, timeout: timeout, done)
+        } catch {
+            for w in workers { w.requestStop() }
+            for t in tasks { _ = try? await t.value }
+            throw error
+        }
+        for w in workers { w.requestStop() }
+        for t in tasks { try await t.value }
+    }
+
+    func cleanUp(symbols: Int) async throws {
+        let redis = try await RedisConnection.connect(self.redis)
+        try await redis.command(["DEL"] + (0..<symbols).map { StateCache.stateKey(symbol($0)) })
+        try await database.drop()
+    }
+}
