@@ -7,7 +7,7 @@ export GUARDIAN_RUN_DIR ?= $(CURDIR)/.run
 .PHONY: help deps build release test run stack-up stack-down stack-status clean
 
 help:
-	@echo "make run         build (release), start the local stack, run the demo, stop the stack"
+	@echo "make run         build (release), start the local stack, run the demo (simulated engine, 3 workers), stop the stack"
 	@echo "make test        install what is missing, build, start the local stack, run all tests, stop it"
 	@echo "make deps        apt-install the Debian packages the build and the stack need (as root)"
 	@echo "make build       debug build of the guardian binary and the tests"
@@ -27,8 +27,10 @@ release: deps
 test: build
 	GUARDIAN_BIN=$(CURDIR)/.build/debug/guardian scripts/with-stack.sh $(SWIFT) test --skip-build
 
+# Demo knobs: make run DEMO_ARGS="--workers 3 --rate 5000 --duration 30 --symbols 64"
+DEMO_ARGS ?=
 run: release
-	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh $(CURDIR)/.build/release/guardian smoke
+	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh $(CURDIR)/.build/release/guardian demo $(DEMO_ARGS)
 
 stack-up: build
 	GUARDIAN_BIN=$(CURDIR)/.build/debug/guardian scripts/stack.sh up

@@ -78,6 +78,15 @@ let package = Package(
             ]
         ),
 
+        // `make run`'s demo: simulated engine, worker processes, live figures, verification.
+        .target(
+            name: "GuardianDemo",
+            dependencies: [
+                "GuardianEvents", "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianStores",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // HTTP: Prometheus /metrics (and, later, the query API).
         .target(
             name: "GuardianHTTP",
@@ -102,7 +111,7 @@ let package = Package(
             name: "GuardianCLI",
             dependencies: [
                 "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianDevBroker", "GuardianSupport",
-                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP",
+                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP", "GuardianDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -21,6 +21,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "enable.partition.eof": "false",
+        "fetch.wait.max.ms": "20",
     ]
 
     /// State touched from librdkafka's rebalance callback; only ever used on the consumer thread.
