@@ -87,6 +87,9 @@ let package = Package(
             ]
         ),
 
+        // Benchmark helpers for `make bench`.
+        .target(name: "GuardianBench", dependencies: ["GuardianEvents", "GuardianKafka"]),
+
         // HTTP: Prometheus /metrics (and, later, the query API).
         .target(
             name: "GuardianHTTP",
@@ -111,7 +114,7 @@ let package = Package(
             name: "GuardianCLI",
             dependencies: [
                 "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianDevBroker", "GuardianSupport",
-                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP", "GuardianDemo",
+                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP", "GuardianDemo", "GuardianBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -12,6 +12,7 @@ PACKAGES=(
   postgresql       # local stack: PostgreSQL 15 (initdb, pg_ctl)
   kcat             # Kafka command-line client, for poking at the dev broker
   python3          # free-port lookup in scripts/stack.sh
+  bc               # arithmetic in scripts/bench.sh
 )
 
 missing=()

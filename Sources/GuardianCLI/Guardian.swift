@@ -10,7 +10,7 @@ struct Guardian: AsyncParsableCommand {
         abstract: "Guardian Fleet: risk-guardian events from Kafka into Redis and TimescaleDB.",
         subcommands: [
             WorkerCommandLine.self, MigrateCommandLine.self, DemoCommandLine.self, DevBrokerCommandLine.self,
-            DevBrokerControlCommandLine.self,
+            DevBrokerControlCommandLine.self, BenchCommandLine.self,
             SmokeCommandLine.self,
         ]
     )

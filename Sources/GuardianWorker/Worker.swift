@@ -130,7 +130,15 @@ public final class Worker: Service, Sendable {
             for s in decoded.events { metrics.endToEnd.recordNanoseconds(max(0, now - s.event.ts)) }
         }
 
-        await commitPending(consumer)
+        // A rebalance under way (another member leaving too) can refuse a commit for a moment.
+        for attempt in 1...3 {
+            await commitPending(consumer)
+            if tracker.withLock({ $0.pendingCommits().isEmpty }) { break }
+            if attempt < 3 { try? await Task.sleep(for: .milliseconds(300)) }
+        }
+        if !tracker.withLock({ $0.pendingCommits().isEmpty }) {
+            logger.warning("stopping with uncommitted offsets; their events are durable and will be redelivered and absorbed")
+        }
         logger.info("worker stopping: leaving the group", metadata: ["statistics": "\(statistics)"])
         try await consumer.close()
     }

@@ -1,0 +1,45 @@
+import ArgumentParser
+import GuardianBench
+
+/// `guardian bench …`: helpers `make bench` (scripts/bench.sh) calls.
+struct BenchCommandLine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark helpers used by `make bench`.",
+        subcommands: [Preload.self, WaitDrained.self, Decode.self])
+
+    struct Preload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Publish synthetic events as fast as possible.")
+        @OptionGroup var kafka: KafkaOptions
+        @Option var count: Int = 300_000
+        @Option var symbols: Int = 64
+
+        func run() async throws {
+            let n = try await Benchmarks.preload(kafka: try kafka.configuration(), topic: kafka.resolvedTopic, count: count, symbols: symbols)
+            print("preloaded \(n) events to \(kafka.resolvedTopic)")
+        }
+    }
+
+    struct WaitDrained: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "wait-drained", abstract: "Wait until a group committed every end offset.")
+        @OptionGroup var kafka: KafkaOptions
+        @Option var group: String
+        @Option var timeout: Int = 900
+
+        func run() async throws {
+            let r = try await Benchmarks.waitDrained(kafka: try kafka.configuration(), topic: kafka.resolvedTopic, group: group, timeout: .seconds(timeout))
+            print("first_commit_s=\(r.firstCommit) done_s=\(r.done)")
+        }
+    }
+
+    struct Decode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Decoder throughput against Foundation's JSONDecoder, one thread.")
+        @Option var samples: Int = 300_000
+
+        func run() async throws {
+            let r = Benchmarks.decodeThroughput(samples: samples)
+            print(String(format: "decode: guardian %.0f events/s, Foundation JSONDecoder %.0f events/s (%.1fx), %d-byte events",
+                         r.guardian, r.foundation, r.guardian / r.foundation, r.bytesPerEvent))
+        }
+    }
+}
