@@ -23,29 +23,39 @@ echo "== bench: $(nproc) cores, $(date -u +%FT%TZ), storage mode ${GUARDIAN_STOR
 "$BIN" bench decode
 
 # Fresh databases: one for the worker, one for the floor; the same migrations in both.
-psql -X -q "$TIMESCALEDB_URI" -c "CREATE DATABASE bench_worker" -c "CREATE DATABASE bench_floor"
-WORKER_DB="$PG_BASE/bench_worker"
-FLOOR_DB="$PG_BASE/bench_floor"
+WDB="bench_worker_$$" FDB="bench_floor_$$"
+cleanup() {
+  [ -n "${WPID:-}" ] && kill -TERM "$WPID" 2>/dev/null || true
+  psql -X -q "$TIMESCALEDB_URI" -c "DROP DATABASE IF EXISTS $WDB WITH (FORCE)" -c "DROP DATABASE IF EXISTS $FDB WITH (FORCE)" || true
+  rm -f "${DUMP:-}"
+}
+trap cleanup EXIT
+psql -X -q "$TIMESCALEDB_URI" -c "CREATE DATABASE $WDB" -c "CREATE DATABASE $FDB"
+WORKER_DB="$PG_BASE/$WDB"
+FLOOR_DB="$PG_BASE/$FDB"
 "$BIN" migrate --timescaledb-uri "$WORKER_DB" --log-level warning >/dev/null
 "$BIN" migrate --timescaledb-uri "$FLOOR_DB" --log-level warning >/dev/null
 
 "$BIN" dev-broker-ctl topic "$TOPIC" "$PARTITIONS" 3 >/dev/null
 t0=$(date +%s.%N)
-"$BIN" bench preload --topic "$TOPIC" --count "$COUNT" --symbols "$SYMBOLS" >/dev/null
+"$BIN" bench preload --topic "$TOPIC" --count "$COUNT" --symbols "$SYMBOLS" --partitions "$PARTITIONS" >/dev/null
+# The dev broker drops a partition's oldest data past a few MB: check nothing was dropped.
+low=$("$BIN" bench low-watermarks --topic "$TOPIC")
+[ "$low" = 0 ] || { echo "bench: FAILED: the dev broker dropped $low preloaded events (per-partition size limit); lower BENCH_EVENTS"; exit 1; }
 t1=$(date +%s.%N)
 echo "preload: $COUNT events to $PARTITIONS partitions in $(printf %.1f "$(echo "$t1 - $t0" | bc)") s"
 
-"$BIN" worker --topic "$TOPIC" --group "$GROUP" --timescaledb-uri "$WORKER_DB" --metrics-port 0 --log-level warning \
+# shellcheck disable=SC2086
+"$BIN" worker ${BENCH_WORKER_ARGS:-} --topic "$TOPIC" --group "$GROUP" --timescaledb-uri "$WORKER_DB" --metrics-port 0 --log-level info \
   >"$RUN_DIR/bench-worker.log" 2>&1 &
 WPID=$!
-trap 'kill -TERM $WPID 2>/dev/null || true' EXIT
 start=$(date +%s.%N)
 drain=$("$BIN" bench wait-drained --topic "$TOPIC" --group "$GROUP")
 stat=($(cat /proc/$WPID/stat | sed 's/.*) //'))
 cpu_ticks=$(( ${stat[11]} + ${stat[12]} ))   # utime + stime
 rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$WPID/status)
 kill -TERM $WPID; wait $WPID || true
-trap - EXIT
+WPID=
 first=$(sed -n 's/.*first_commit_s=\([0-9.]*\).*/\1/p' <<<"$drain")
 done_s=$(sed -n 's/.*done_s=\([0-9.]*\).*/\1/p' <<<"$drain")
 rows=$(psql -X -qtA "$WORKER_DB" -c "SELECT count(*) FROM guardian_events")
@@ -55,26 +65,36 @@ cpu_s=$(echo "$cpu_ticks / $TICKS" | bc -l)
 printf "worker: %d events durable and committed in %.2f s (first commit after %.2f s, incl. group join): %.0f events/s\n" \
   "$COUNT" "$done_s" "$first" "$worker_rate"
 printf "worker: %.2f CPU-seconds per 100,000 events, peak RSS %.1f MB\n" "$(echo "$cpu_s * 100000 / $COUNT" | bc -l)" "$(echo "$rss_kb / 1024" | bc -l)"
-printf "worker: %.0f events/s after the group join (from the first commit)\n" "$(echo "$COUNT / ($done_s - $first)" | bc -l)"
+steady_rate=$(echo "$COUNT / ($done_s - $first)" | bc -l)
+printf "worker: %.0f events/s after the group join (from the first commit; the dev broker takes ~3 s to form a group)\n" "$steady_rate"
 
-# The floor: the database's own binary COPY + the same merge, no Kafka, no decoding.
+# The floor: the database's own binary COPY into the same schema, no Kafka, no decoding. The worker's
+# write is a COPY straight into guardian_events (falling back to a staging merge only when a batch holds
+# already-stored events), so the floor does the same; the merge path's floor is printed for reference.
 COLS="ts, symbol, seq, event_id, kind, decision, reason, side, qty, price, position, exposure, realized_pnl, unrealized_pnl, latency_us, attrs, kafka_partition, kafka_offset, ingested_at"
 DUMP="$RUN_DIR/bench-rows.bin"
 psql -X -q "$WORKER_DB" -c "\\copy (SELECT $COLS FROM guardian_events) TO '$DUMP' (FORMAT binary)"
-f0=$(date +%s.%N)
-psql -X -q -v ON_ERROR_STOP=1 "$FLOOR_DB" >/dev/null <<SQL
-BEGIN;
+floor() {  # floor SQL-BODY: prints seconds
+  psql -X -q "$FLOOR_DB" -c "TRUNCATE guardian_events" >/dev/null
+  local a b
+  a=$(date +%s.%N)
+  psql -X -q -v ON_ERROR_STOP=1 "$FLOOR_DB" >/dev/null <<<"$1"
+  b=$(date +%s.%N)
+  echo "$b - $a" | bc -l
+}
+floor_s=$(floor "BEGIN;
+\\copy guardian_events ($COLS) FROM '$DUMP' (FORMAT binary)
+COMMIT;")
+floor_rows=$(psql -X -qtA "$FLOOR_DB" -c "SELECT count(*) FROM guardian_events")
+floor_rate=$(echo "$floor_rows / $floor_s" | bc -l)
+merge_s=$(floor "BEGIN;
 CREATE TEMP TABLE guardian_events_staging (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 \\copy guardian_events_staging ($COLS) FROM '$DUMP' (FORMAT binary)
 INSERT INTO guardian_events ($COLS) SELECT $COLS FROM guardian_events_staging ON CONFLICT (event_id, ts) DO NOTHING;
-COMMIT;
-SQL
-f1=$(date +%s.%N)
-floor_rows=$(psql -X -qtA "$FLOOR_DB" -c "SELECT count(*) FROM guardian_events")
-floor_s=$(echo "$f1 - $f0" | bc -l)
-floor_rate=$(echo "$floor_rows / $floor_s" | bc -l)
-printf "floor: psql \\\\copy + merge of %d rows in %.2f s: %.0f rows/s\n" "$floor_rows" "$floor_s" "$floor_rate"
-printf "ratio: worker / floor = %.2f (target >= 0.9); worker / Python anchor (75,000/s measured earlier) = %.2f (target >= 1.5)\n" \
-  "$(echo "$worker_rate / $floor_rate" | bc -l)" "$(echo "$worker_rate / 75000" | bc -l)"
-rm -f "$DUMP"
-psql -X -q "$TIMESCALEDB_URI" -c "DROP DATABASE bench_worker WITH (FORCE)" -c "DROP DATABASE bench_floor WITH (FORCE)"
+COMMIT;")
+printf "floor: psql \\copy of %d rows into guardian_events in %.2f s: %.0f rows/s (staging + ON CONFLICT merge: %.0f rows/s)\n" \
+  "$floor_rows" "$floor_s" "$floor_rate" "$(echo "$floor_rows / $merge_s" | bc -l)"
+printf "ratio: worker (after join) / floor = %.2f (target >= 0.9); including the join: %.2f\n" \
+  "$(echo "$steady_rate / $floor_rate" | bc -l)" "$(echo "$worker_rate / $floor_rate" | bc -l)"
+printf "ratio: worker (after join) / Python anchor (75,000/s, measured by the issue's author, not in this run) = %.2f (target >= 1.5)\n" \
+  "$(echo "$steady_rate / 75000" | bc -l)"

@@ -7,8 +7,11 @@ import Synchronization
 /// for a group to drain, and the decoder throughput against Foundation's JSONDecoder.
 public enum Benchmarks {
     /// Publishes `count` events over `symbols` symbols to `topic` as fast as librdkafka takes them.
+    /// With `partitions`, symbol i goes to partition i % partitions (still one partition per symbol), which
+    /// spreads the load evenly: the dev broker keeps only the newest few MB of each partition, and the
+    /// hash partitioner's uneven spread over 64 symbols would push some partitions past that.
     /// Returns the number delivered.
-    public static func preload(kafka: KafkaConfiguration, topic: String, count: Int, symbols: Int) async throws -> Int {
+    public static func preload(kafka: KafkaConfiguration, topic: String, count: Int, symbols: Int, partitions: Int? = nil) async throws -> Int {
         let delivered = Atomic<Int>(0)
         let failed = Atomic<Int>(0)
         let producer = try KafkaProducer(configuration: kafka) { r in
@@ -27,7 +30,8 @@ public enum Benchmarks {
                 exposure: Double(i % 5000) * 1000.5, realizedPnl: Double(i % 300) - 150.25, unrealizedPnl: Double(i % 77) * 1.5,
                 latencyUs: Int64(5 + i % 40))
             do throws(KafkaError) {
-                try producer.produce(topic: topic, key: Array(symbol.utf8), value: encoder.encode(e))
+                try producer.produce(topic: topic, key: Array(symbol.utf8), value: encoder.encode(e),
+                                     partition: partitions.map { Int32((i % symbols) % $0) })
                 i += 1
             } catch {
                 guard error.kind == .queueFull else { throw error }
@@ -56,9 +60,19 @@ public enum Benchmarks {
             let elapsed = (clock.now - start).seconds
             if first == nil, committed.contains(where: { ($0.offset ?? 0) > 0 }) { first = elapsed }
             if Set(committed) == Set(ends) { return (first ?? elapsed, elapsed) }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(100))
         }
         throw KafkaError(.timeout, "group \(group) did not drain \(topic) within \(timeout)")
+    }
+
+    /// The sum over partitions of the low watermark: how many messages the broker no longer holds.
+    public static func lowWatermarks(kafka: KafkaConfiguration, topic: String) async throws -> Int64 {
+        let admin = try KafkaAdmin(configuration: kafka)
+        var sum: Int64 = 0
+        for p in try await admin.endOffsets(topic: topic) {
+            sum += try await admin.watermarks(topic: topic, partition: p.partition).low
+        }
+        return sum
     }
 
     /// Events per second decoding `samples` with our decoder and with Foundation's JSONDecoder, one thread.

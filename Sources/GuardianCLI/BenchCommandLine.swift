@@ -6,16 +6,28 @@ struct BenchCommandLine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark helpers used by `make bench`.",
-        subcommands: [Preload.self, WaitDrained.self, Decode.self])
+        subcommands: [Preload.self, WaitDrained.self, LowWatermarks.self, Decode.self])
+
+    struct LowWatermarks: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "low-watermarks", abstract: "Messages the broker no longer holds, summed over partitions.")
+        @OptionGroup var kafka: KafkaOptions
+
+        func run() async throws {
+            print(try await Benchmarks.lowWatermarks(kafka: try kafka.configuration(), topic: kafka.resolvedTopic))
+        }
+    }
 
     struct Preload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Publish synthetic events as fast as possible.")
         @OptionGroup var kafka: KafkaOptions
         @Option var count: Int = 300_000
         @Option var symbols: Int = 64
+        @Option(help: "Spread symbols evenly over this many partitions instead of hashing keys.")
+        var partitions: Int?
 
         func run() async throws {
-            let n = try await Benchmarks.preload(kafka: try kafka.configuration(), topic: kafka.resolvedTopic, count: count, symbols: symbols)
+            let n = try await Benchmarks.preload(kafka: try kafka.configuration(), topic: kafka.resolvedTopic, count: count,
+                                                 symbols: symbols, partitions: partitions)
             print("preloaded \(n) events to \(kafka.resolvedTopic)")
         }
     }

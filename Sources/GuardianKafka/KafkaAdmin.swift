@@ -1,5 +1,6 @@
 import CRdKafka
 import GuardianSupport
+import Synchronization
 
 /// Cluster queries and administration: topic metadata, watermarks, a group's committed
 /// offsets, topic creation. Each call blocks on its own dedicated thread.
@@ -7,6 +8,8 @@ public final class KafkaAdmin: Sendable {
     private let configuration: KafkaConfiguration
     private let handle: KafkaHandle
     private let thread: DedicatedThread
+    /// One non-member consumer handle per group asked about, kept for repeated lag queries.
+    private let probes = Mutex<[String: KafkaHandle]>([:])
 
     public init(configuration: KafkaConfiguration) throws(KafkaError) {
         self.configuration = configuration
@@ -46,12 +49,21 @@ public final class KafkaAdmin: Sendable {
     /// The offsets group `groupID` has committed for `partitions` (nil: none committed).
     /// Asks the group coordinator without joining the group.
     public func committedOffsets(groupID: String, partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws -> [TopicPartitionOffset] {
-        let configuration = self.configuration
+        let probe = try probe(groupID: groupID)
         return try await thread.run {
-            var defaults = KafkaConsumer.defaultProperties
-            defaults["group.id"] = groupID
-            let probe = try KafkaHandle(type: RD_KAFKA_CONSUMER, conf: configuration.makeConf(defaults: defaults))
-            return try KafkaConsumer.committedSync(rk: probe.pointer, partitions, timeoutMs: timeout.milliseconds)
+            try KafkaConsumer.committedSync(rk: probe.pointer, partitions, timeoutMs: timeout.milliseconds)
+        }
+    }
+
+    private func probe(groupID: String) throws(KafkaError) -> KafkaHandle {
+        if let existing = probes.withLock({ $0[groupID] }) { return existing }
+        var defaults = KafkaConsumer.defaultProperties
+        defaults["group.id"] = groupID
+        let handle = try KafkaHandle(type: RD_KAFKA_CONSUMER, conf: configuration.makeConf(defaults: defaults))
+        return probes.withLock { cache in
+            if let raced = cache[groupID] { return raced }
+            cache[groupID] = handle
+            return handle
         }
     }
 

@@ -1,10 +1,15 @@
+import Foundation
 import GuardianEvents
 import GuardianPostgres
 import Synchronization
 
-/// Writes batches of events to `guardian_events` idempotently: binary COPY into a session-local
-/// staging table, then `INSERT … SELECT … ON CONFLICT (event_id, ts) DO NOTHING`, in one transaction.
-/// A redelivered event is absorbed as a no-op.
+/// Writes batches of events to `guardian_events` idempotently, in one transaction per batch.
+///
+/// Fast path: binary COPY straight into the table (under a savepoint). When the batch holds an event
+/// that is already stored (a redelivery after a crash or rebalance, a replay), the unique key
+/// (event_id, ts) rejects the COPY; the writer rolls back to the savepoint and merges instead: COPY into
+/// a session-local staging table, then `INSERT … SELECT … ON CONFLICT (event_id, ts) DO NOTHING`. After
+/// a conflict it keeps merging for `mergeWindow`, since redeliveries come in runs.
 public final class EventTableWriter: Sendable {
     /// The columns in COPY order.
     static let columns = [
@@ -27,12 +32,17 @@ public final class EventTableWriter: Sendable {
     }
 
     public let connection: PostgresConnection
+    /// How long to use the merge path after a conflict.
+    public let mergeWindow: Duration
     /// Whether this connection's session has the staging table already.
     private let prepared = Mutex(false)
+    /// Merge (instead of trying COPY first) until this instant.
+    private let mergeUntil = Mutex<ContinuousClock.Instant?>(nil)
 
     /// A writer over `connection`; keep one per connection (the staging table is per session).
-    public init(connection: PostgresConnection) {
+    public init(connection: PostgresConnection, mergeWindow: Duration = .seconds(30)) {
         self.connection = connection
+        self.mergeWindow = mergeWindow
     }
 
     /// Builds the binary COPY payload for `events` (CPU only; no I/O).
@@ -62,27 +72,68 @@ public final class EventTableWriter: Sendable {
     }
 
     /// Writes a prepared payload of `count` rows durably (committed) and returns how many were new.
-    public func write(payload: [UInt8], count: Int) async throws -> Result {
-        guard count > 0 else { return Result(staged: 0, inserted: 0) }
+    /// `checkpoints` (topic, partition, next offset) are recorded in `guardian_checkpoints` in the same
+    /// transaction, never moving back.
+    public func write(payload: [UInt8], count: Int, checkpoints: [(topic: String, partition: Int32, nextOffset: Int64)] = []) async throws -> Result {
+        guard count > 0 || !checkpoints.isEmpty else { return Result(staged: 0, inserted: 0) }
+        let checkpointSQL = Self.checkpointStatement(checkpoints)
         let list = Self.columnList
         let prepare = !prepared.withLock { $0 }
-        let result = try await connection.transaction { session in
-            if prepare {
-                // The staging table lives as long as the session; ON COMMIT DELETE ROWS empties it each batch.
-                try session.execute("""
-                    CREATE TEMP TABLE IF NOT EXISTS guardian_events_staging
-                        (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-                    """)
+        let now = ContinuousClock.now
+        let tryDirect = mergeUntil.withLock { until in until.map { now >= $0 } ?? true }
+        let (result, conflicted, madeStaging) = try await connection.transaction { session in
+            var staged = 0, inserted = 0, conflicted = false, madeStaging = false
+            if count > 0 && tryDirect {
+                try session.execute("SAVEPOINT guardian_direct_copy")
+                let direct = Swift.Result { () throws(PostgresError) in
+                    try session.copyIn("COPY guardian_events (\(list)) FROM STDIN (FORMAT binary)", data: payload)
+                }
+                switch direct {
+                case .success(let rows):
+                    inserted = rows
+                    staged = rows
+                    try session.execute("RELEASE SAVEPOINT guardian_direct_copy")
+                case .failure(let error) where error.sqlState == "23505":  // unique_violation: some events are stored already
+                    try session.execute("ROLLBACK TO SAVEPOINT guardian_direct_copy")
+                    conflicted = true
+                case .failure(let error):
+                    throw error
+                }
             }
-            let staged = try session.copyIn("COPY guardian_events_staging (\(list)) FROM STDIN (FORMAT binary)", data: payload)
-            let inserted = try session.execute("""
-                INSERT INTO guardian_events (\(list)) SELECT \(list) FROM guardian_events_staging
-                ON CONFLICT (event_id, ts) DO NOTHING
-                """).affectedRows
-            return Result(staged: staged, inserted: inserted)
+            if count > 0 && (!tryDirect || conflicted) {
+                if prepare {
+                    // The staging table lives as long as the session; ON COMMIT DELETE ROWS empties it each batch.
+                    try session.execute("""
+                        CREATE TEMP TABLE IF NOT EXISTS guardian_events_staging
+                            (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+                        """)
+                    madeStaging = true
+                }
+                staged = try session.copyIn("COPY guardian_events_staging (\(list)) FROM STDIN (FORMAT binary)", data: payload)
+                inserted = try session.execute("""
+                    INSERT INTO guardian_events (\(list)) SELECT \(list) FROM guardian_events_staging
+                    ON CONFLICT (event_id, ts) DO NOTHING
+                    """).affectedRows
+            }
+            if let checkpointSQL { try session.execute(checkpointSQL) }
+            return (Result(staged: staged, inserted: inserted), conflicted, madeStaging)
         }
-        prepared.withLock { $0 = true }
+        if conflicted { mergeUntil.withLock { $0 = ContinuousClock.now + mergeWindow } }
+        if madeStaging { prepared.withLock { $0 = true } }
         return result
+    }
+
+    /// One upsert for all checkpoints; values are numbers and a quoted topic name.
+    static func checkpointStatement(_ checkpoints: [(topic: String, partition: Int32, nextOffset: Int64)]) -> String? {
+        guard !checkpoints.isEmpty else { return nil }
+        let values = checkpoints.map { c in
+            "('\(c.topic.replacingOccurrences(of: "'", with: "''"))', \(c.partition), \(c.nextOffset))"
+        }.joined(separator: ", ")
+        return """
+            INSERT INTO guardian_checkpoints (topic, partition, next_offset) VALUES \(values)
+            ON CONFLICT (topic, partition) DO UPDATE
+            SET next_offset = GREATEST(guardian_checkpoints.next_offset, EXCLUDED.next_offset), updated_at = now()
+            """
     }
 
     /// Convenience: builds the payload and writes it.

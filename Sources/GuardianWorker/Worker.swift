@@ -37,6 +37,8 @@ public final class Worker: Service, Sendable {
     private let stats = Mutex(Statistics())
     private let stopRequested = Atomic<Bool>(false)
     private let metrics = WorkerMetrics()
+    /// The batch being written, visible to the rebalance callback.
+    private let currentWrite = Mutex<InFlightWrite?>(nil)
 
     public init(configuration: WorkerConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -80,54 +82,63 @@ public final class Worker: Service, Sendable {
             maintenance.cancel()
         }
 
+        // Two stages overlap: while batch N is being written, batch N+1 is polled and decoded. Batch N's
+        // cache update and offset commit follow its durable write, so only durable offsets are committed.
         let decoder = BatchDecoder()
         var databaseCommits = 0
+        var inFlight: (write: InFlightWrite, task: Task<EventTableWriter, Error>)?
         while !shouldStop {
+            let pollStart = ContinuousClock.now
             let polled = try await consumer.poll(maxMessages: c.batch.maxEvents, timeout: c.batch.maxAge)
+            metrics.poll.recordNanoseconds(Int64((ContinuousClock.now - pollStart).nanoseconds))
             for e in polled.errors {
                 logger.warning("consumer error", metadata: ["error": "\(e.error)", "partition": "\(e.topicPartition?.description ?? "-")"])
             }
             let messages = tracker.withLock { t in polled.messages.filter { t.owns($0.topicPartition) } }
-            if messages.isEmpty {
-                await commitPending(consumer)
-                continue
-            }
-            metrics.consumed.increment(by: messages.count)
             let decoded = decoder.decode(messages)
-            for r in decoded.rejected {
-                metrics.rejected(r.rejection.reason.rawValue).increment()
-                logger.warning("invalid event skipped", metadata: [
-                    "partition": "\(r.topicPartition)", "offset": "\(r.offset)", "reason": "\(r.rejection)",
-                ])
-            }
+            let payload = decoded.events.isEmpty ? [] : EventTableWriter.copyPayload(decoded.events, ingestedAtNanos: Self.nowNanos())
 
-            if !decoded.events.isEmpty {
-                let payload = EventTableWriter.copyPayload(decoded.events, ingestedAtNanos: Self.nowNanos())
-                guard let result = try await writeDurably(&writer, payload: payload, count: decoded.events.count) else { break }
-                metrics.persisted.increment(by: result.inserted)
-                metrics.duplicates.increment(by: result.staged - result.inserted)
-                stats.withLock { $0.persisted += result.inserted; $0.duplicates += result.staged - result.inserted }
+            // Batch N's write must be done before N+1's starts (one connection, in order). As soon as it is,
+            // its offsets become committable and N+1's write starts; N's cache update and commit then run
+            // while N+1 is being written.
+            var finished: InFlightWrite?
+            if let previous = inFlight {
+                inFlight = nil
+                writer = try await previous.task.value
+                guard previous.write.isDurable else { break }  // stopping while the database was down
                 databaseCommits += 1
                 if let crashAfter = c.crashAfterDatabaseCommits, databaseCommits >= crashAfter {
                     logger.critical("test hook: crashing after a database commit, before the offset commit")
                     kill(getpid(), SIGKILL)
                 }
+                markDurable(previous.write)
+                finished = previous.write
             }
-            tracker.withLock { t in
-                for (tp, next) in decoded.nextOffsets { t.markDurable(tp, nextOffset: next) }
+            if !messages.isEmpty {
+                metrics.consumed.increment(by: messages.count)
+                for r in decoded.rejected {
+                    metrics.rejected(r.rejection.reason.rawValue).increment()
+                    logger.warning("invalid event skipped", metadata: [
+                        "partition": "\(r.topicPartition)", "offset": "\(r.offset)", "reason": "\(r.rejection)",
+                    ])
+                }
+                let write = InFlightWrite(batch: decoded)
+                currentWrite.withLock { $0 = write }
+                let currentWriter = writer
+                inFlight = (write, Task { try await self.writeDurably(currentWriter, write: write, payload: payload) })
             }
-            stats.withLock { s in
-                s.consumed += messages.count
-                s.rejected += decoded.rejected.count
-                s.batches += 1
+            if let finished {
+                await finish(finished, cache: cache, consumer: consumer)
+            } else {
+                await commitPending(consumer)
             }
-            metrics.batches.increment()
-            metrics.batchSize.record(messages.count)
-
-            await updateCache(cache, decoded.events)
-            await commitPending(consumer)
-            let now = Self.nowNanos()
-            for s in decoded.events { metrics.endToEnd.recordNanoseconds(max(0, now - s.event.ts)) }
+        }
+        if let previous = inFlight {
+            writer = try await previous.task.value
+            if previous.write.isDurable {
+                markDurable(previous.write)
+                await finish(previous.write, cache: cache, consumer: consumer)
+            }
         }
 
         // A rebalance under way (another member leaving too) can refuse a commit for a moment.
@@ -153,6 +164,12 @@ public final class Worker: Service, Sendable {
             logger.info("partitions assigned", metadata: ["partitions": "\(tps.map(\.description))", "owned": "\(owned)"])
             return []
         case .revoked(let tps):
+            // Finish the in-flight batch first when it holds revoked partitions, so what it makes durable
+            // is committed before the partitions move (bounded wait; otherwise it is redelivered, idempotently).
+            if let write = currentWrite.withLock({ $0 }), !Set(tps).isDisjoint(with: write.batch.nextOffsets.keys),
+               write.wait(timeout: .seconds(30)) == true {
+                tracker.withLock { t in for (tp, next) in write.batch.nextOffsets { t.markDurable(tp, nextOffset: next) } }
+            }
             let (pending, owned) = tracker.withLock { t in (t.revoke(tps), t.owned.count) }
             metrics.ownedPartitions.record(owned)
             logger.info("partitions revoked; committing what is durable", metadata: [
@@ -182,26 +199,62 @@ public final class Worker: Service, Sendable {
         return nil
     }
 
-    /// Writes the batch, reconnecting and retrying on connection failures until it is durable.
-    /// Returns nil only when the worker is stopping (nothing was committed for the batch).
-    private func writeDurably(_ writer: inout EventTableWriter, payload: [UInt8], count: Int) async throws -> EventTableWriter.Result? {
+    /// Writes the batch, reconnecting and retrying on connection failures until it is durable, then
+    /// marks `write` finished (durable, or not when the worker stopped first). Returns the writer to use next.
+    private func writeDurably(_ writer: EventTableWriter, write: InFlightWrite, payload: [UInt8]) async throws -> EventTableWriter {
+        var writer = writer
         var delay = Duration.milliseconds(100)
+        let checkpoints = write.batch.nextOffsets.map { (topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value) }
         while true {
             do {
                 let start = ContinuousClock.now
-                let result = try await writer.write(payload: payload, count: count)
+                let result = try await writer.write(payload: payload, count: write.batch.events.count, checkpoints: checkpoints)
                 metrics.dbWrite.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
-                return result
+                metrics.persisted.increment(by: result.inserted)
+                metrics.duplicates.increment(by: result.staged - result.inserted)
+                stats.withLock { $0.persisted += result.inserted; $0.duplicates += result.staged - result.inserted }
+                write.finish(durable: true)
+                return writer
             } catch let error as PostgresError where error.isConnectionFailure {
                 metrics.dbFailures.increment()
                 logger.error("TimescaleDB write failed; retrying the batch (nothing committed)",
                              metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
-                if shouldStop { return nil }
+                if shouldStop {
+                    write.finish(durable: false)
+                    return writer
+                }
                 if let fresh = try? await PostgresConnection.connect(configuration.postgres) { writer = EventTableWriter(connection: fresh) }
+            } catch {
+                write.finish(durable: false)
+                throw error
             }
         }
+    }
+
+    /// The batch is in the database: its offsets may be committed.
+    private func markDurable(_ write: InFlightWrite) {
+        currentWrite.withLock { if $0 === write { $0 = nil } }
+        tracker.withLock { t in
+            for (tp, next) in write.batch.nextOffsets { t.markDurable(tp, nextOffset: next) }
+        }
+    }
+
+    /// After a batch is durable (and marked so): statistics, the cache update, the offset commit.
+    private func finish(_ write: InFlightWrite, cache: CacheLink, consumer: KafkaConsumer) async {
+        let batch = write.batch
+        stats.withLock { s in
+            s.consumed += batch.messageCount
+            s.rejected += batch.rejected.count
+            s.batches += 1
+        }
+        metrics.batches.increment()
+        metrics.batchSize.record(batch.messageCount)
+        await updateCache(cache, batch.events)
+        await commitPending(consumer)
+        let now = Self.nowNanos()
+        for s in batch.events { metrics.endToEnd.recordNanoseconds(max(0, now - s.event.ts)) }
     }
 
     private func updateCache(_ cache: CacheLink, _ events: [StoredEvent]) async {
@@ -229,7 +282,9 @@ public final class Worker: Service, Sendable {
         let pending = tracker.withLock { $0.pendingCommits() }
         guard !pending.isEmpty else { return }
         do {
+            let start = ContinuousClock.now
             try await consumer.commit(pending)
+            metrics.commit.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
             tracker.withLock { $0.markCommitted(pending) }
             stats.withLock { $0.commits += 1 }
             for o in pending { metrics.committedOffset(o.topicPartition).record(o.offset ?? 0) }

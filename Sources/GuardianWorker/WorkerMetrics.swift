@@ -12,6 +12,8 @@ struct WorkerMetrics: Sendable {
     let dbWrite = Timer(label: "guardian_db_write_seconds")
     let redisWrite = Timer(label: "guardian_redis_write_seconds")
     let endToEnd = Timer(label: "guardian_end_to_end_latency_seconds")
+    let commit = Timer(label: "guardian_offset_commit_seconds")
+    let poll = Timer(label: "guardian_poll_seconds")
     let commitFailures = Counter(label: "guardian_commit_failures_total")
     let dbFailures = Counter(label: "guardian_db_write_failures_total")
     let redisFailures = Counter(label: "guardian_redis_write_failures_total")

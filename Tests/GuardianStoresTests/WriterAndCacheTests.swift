@@ -32,6 +32,12 @@ func sampleEvents(count: Int, symbols: Int, seqBase: Int64 = 0) -> [StoredEvent]
         let again = try await writer.write(Array(events[1000..<3000]) + events[0..<10], ingestedAtNanos: now)
         #expect(again == .init(staged: 2010, inserted: 0))
         #expect(try await db.query("SELECT count(*), count(DISTINCT event_id) FROM guardian_events").rows == [["5000", "5000"]])
+        // A batch mixing new and stored events stores exactly the new ones, also with the fast path due again.
+        let more = sampleEvents(count: 700, symbols: 16, seqBase: 1_000)
+        let fresh = EventTableWriter(connection: db, mergeWindow: .zero)
+        #expect(try await fresh.write(more + events[0..<300], ingestedAtNanos: now) == .init(staged: 1000, inserted: 700))
+        #expect(try await fresh.write(sampleEvents(count: 50, symbols: 4), ingestedAtNanos: now) == .init(staged: 50, inserted: 50))
+        #expect(try await db.query("SELECT count(*) FROM guardian_events").scalar == "5750")
 
         // Every column reads back as written.
         let e = events[21]

@@ -43,6 +43,5 @@ END
 $migration$;
 
 CREATE INDEX IF NOT EXISTS guardian_events_symbol_ts ON guardian_events (symbol, ts DESC);
-CREATE INDEX IF NOT EXISTS guardian_events_origin ON guardian_events (kafka_partition, kafka_offset);
 
 COMMENT ON TABLE guardian_events IS 'Risk-guardian events, contract v1, one row per event_id; kafka_partition/kafka_offset record where each came from.';
