@@ -82,13 +82,13 @@ let package = Package(
         .target(
             name: "GuardianDemo",
             dependencies: [
-                "GuardianEvents", "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianStores",
+                "GuardianEvents", "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianStores", "GuardianSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
         // Benchmark helpers for `make bench`.
-        .target(name: "GuardianBench", dependencies: ["GuardianEvents", "GuardianKafka"]),
+        .target(name: "GuardianBench", dependencies: ["GuardianEvents", "GuardianKafka", "GuardianSupport"]),
 
         // HTTP: Prometheus /metrics (and, later, the query API).
         .target(

@@ -8,6 +8,7 @@ PACKAGES=(
   librdkafka-dev   # Kafka client (and rdkafka_mock.h for the dev broker)
   libpq-dev        # PostgreSQL / TimescaleDB client
   libhiredis-dev   # Redis client
+  libsimdjson-dev  # JSON decoding of events (C++)
   redis-server     # local stack: Redis (redis-cli comes with it)
   postgresql       # local stack: PostgreSQL 15 (initdb, pg_ctl)
   kcat             # Kafka command-line client, for poking at the dev broker

@@ -1,6 +1,7 @@
 import Foundation
 import GuardianEvents
 import GuardianKafka
+import GuardianSupport
 import Synchronization
 
 /// Pieces of `make bench` that need the project's own code: preloading events into Kafka, waiting
@@ -57,7 +58,7 @@ public enum Benchmarks {
         var first: Double?
         while clock.now - start < timeout {
             let committed = try await admin.committedOffsets(groupID: group, partitions: ends.map(\.topicPartition))
-            let elapsed = (clock.now - start).seconds
+            let elapsed = (clock.now - start).secondsDouble
             if first == nil, committed.contains(where: { ($0.offset ?? 0) > 0 }) { first = elapsed }
             if Set(committed) == Set(ends) { return (first ?? elapsed, elapsed) }
             try await Task.sleep(for: .milliseconds(100))
@@ -89,7 +90,7 @@ public enum Benchmarks {
         var ok = 0
         var start = ContinuousClock.now
         for i in 0..<samples { if case .success = decoder.decode(corpus[i % corpus.count]) { ok += 1 } }
-        let ours = Double(samples) / (ContinuousClock.now - start).seconds
+        let ours = Double(samples) / (ContinuousClock.now - start).secondsDouble
         precondition(ok == samples, "the benchmark corpus must decode")
 
         let json = JSONDecoder()
@@ -98,7 +99,7 @@ public enum Benchmarks {
         start = ContinuousClock.now
         var decoded = 0
         for i in 0..<foundationSamples { if (try? json.decode(FoundationEvent.self, from: data[i % data.count])) != nil { decoded += 1 } }
-        let theirs = Double(foundationSamples) / (ContinuousClock.now - start).seconds
+        let theirs = Double(foundationSamples) / (ContinuousClock.now - start).secondsDouble
         precondition(decoded == foundationSamples, "the baseline must decode the same events")
         return (ours, theirs, corpus.reduce(0) { $0 + $1.count } / corpus.count)
     }
@@ -116,12 +117,5 @@ public enum Benchmarks {
         var side: String?
         var qty, price, position, exposure, realized_pnl, unrealized_pnl: Double?
         var latency_us: Int64?
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (s, a) = components
-        return Double(s) + Double(a) / 1e18
     }
 }

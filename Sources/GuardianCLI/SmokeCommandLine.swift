@@ -22,23 +22,8 @@ struct SmokeCommandLine: AsyncParsableCommand {
     @Option(help: "Distinct keys (symbols).")
     var symbols: Int = 64
 
-    @Option(help: "Kafka topic (env GUARDIAN_TOPIC).")
-    var topic: String = Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
-
-    @Option(help: "Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS).")
-    var kafkaBootstrapServers: String?
-
-    @Option(name: .customLong("kafka"), help: "librdkafka property key=value; repeatable.")
-    var kafkaProperties: [String] = []
-
-    @Option(help: "PostgreSQL/TimescaleDB URI (env TIMESCALEDB_URI).")
-    var timescaledbURI: String?
-
-    @Option(help: "Redis host (env REDIS_HOST).")
-    var redisHost: String?
-
-    @Option(help: "Redis port (env REDIS_PORT).")
-    var redisPort: Int?
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var store: StoreOptions
 
     @Option(help: "Give up after this many seconds.")
     var timeout: Int = 120
@@ -48,12 +33,9 @@ struct SmokeCommandLine: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let kafka = KafkaConfiguration(bootstrapServers: kafkaBootstrapServers,
-                                       properties: try KafkaConfiguration.parseProperties(kafkaProperties))
         let round = SmokeRoundTrip(
-            kafka: kafka, postgres: PostgresConfiguration(uri: timescaledbURI),
-            redis: RedisConfiguration(host: redisHost, port: redisPort),
-            topic: topic, count: count, symbols: symbols, timeout: .seconds(timeout))
+            kafka: try kafka.configuration(), postgres: store.postgres, redis: store.redis,
+            topic: kafka.resolvedTopic, count: count, symbols: symbols, timeout: .seconds(timeout))
         let ok = try await round.run()
         if !ok { throw ExitCode.failure }
     }

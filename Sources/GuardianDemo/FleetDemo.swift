@@ -7,6 +7,7 @@ import GuardianKafka
 import GuardianPostgres
 import GuardianRedis
 import GuardianStores
+import GuardianSupport
 import Logging
 import Synchronization
 
@@ -62,7 +63,7 @@ public struct FleetDemo: Sendable {
         let db = try await PostgresConnection.connect(o.postgres)
         let report = try await Migrator(connection: db, schemas: o.schemas, settings: StorageSettings(), logger: logger).migrate()
         print("demo: storage mode \(report.mode.rawValue); \(o.workers) workers, \(o.symbols) symbols, \(o.rate) events/s for \(o.duration)")
-        let startNs = Self.nowNanos() - 1_000_000
+        let startNs = WallClock.nowNanoseconds() - 1_000_000
 
         let workers = try (0..<o.workers).map { try startWorker($0) }
         defer { stopWorkers(workers) }
@@ -82,7 +83,7 @@ public struct FleetDemo: Sendable {
         while clock.now - begin < o.duration && !interrupted() {
             let due = Int(Double(o.rate) * (clock.now - begin).secondsDouble)
             while published < due {
-                let e = pending ?? source.nextEvent(ts: Self.nowNanos())
+                let e = pending ?? source.nextEvent(ts: WallClock.nowNanoseconds())
                 do throws(KafkaError) {
                     try producer.produce(topic: o.topic, key: Array(e.symbol.utf8), value: encoder.encode(e))
                     published += 1
@@ -218,18 +219,5 @@ public struct FleetDemo: Sendable {
         let ok = checks.allSatisfy(\.1)
         print("demo: \(ok ? "PASSED" : "FAILED")")
         return ok
-    }
-
-    static func nowNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-}
-
-extension Duration {
-    var secondsDouble: Double {
-        let (s, a) = components
-        return Double(s) + Double(a) / 1e18
     }
 }

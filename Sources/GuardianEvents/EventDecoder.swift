@@ -6,19 +6,19 @@ import CGuardianJSON
 /// The rules it enforces are those of `schemas/guardian-event.v1.schema.json` (a test keeps
 /// the two in agreement).
 public final class EventDecoder {
-    private let decoder: OpaquePointer
+    /// nil only when allocation failed (out of memory); every decode then reports it.
+    private let decoder: OpaquePointer?
     private var out = gj_event()
 
     public init() {
-        // gj_decoder_new only fails when out of memory; there is nothing to recover then.
-        guard let d = gj_decoder_new() else { preconditionFailure("out of memory allocating the JSON decoder") }
-        decoder = d
+        decoder = gj_decoder_new()
     }
 
     deinit { gj_decoder_free(decoder) }
 
     /// Decodes one message value. `key`, when given, must equal the event's symbol.
     public func decode(_ bytes: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer? = nil) -> Result<GuardianEvent, EventRejection> {
+        guard let decoder else { return .failure(EventRejection(.malformed, "the JSON decoder could not allocate its buffers (out of memory)")) }
         let rc = gj_decode(decoder, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &out)
         if rc != GJ_OK {
             let text = withUnsafeBytes(of: out.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

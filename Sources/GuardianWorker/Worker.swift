@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import GuardianEvents
+import GuardianSupport
 import GuardianKafka
 import GuardianPostgres
 import GuardianStores
@@ -90,13 +91,13 @@ public final class Worker: Service, Sendable {
         while !shouldStop {
             let pollStart = ContinuousClock.now
             let polled = try await consumer.poll(maxMessages: c.batch.maxEvents, timeout: c.batch.maxAge)
-            metrics.poll.recordNanoseconds(Int64((ContinuousClock.now - pollStart).nanoseconds))
+            metrics.poll.recordNanoseconds(Int64((ContinuousClock.now - pollStart).wholeNanoseconds))
             for e in polled.errors {
                 logger.warning("consumer error", metadata: ["error": "\(e.error)", "partition": "\(e.topicPartition?.description ?? "-")"])
             }
             let messages = tracker.withLock { t in polled.messages.filter { t.owns($0.topicPartition) } }
             let decoded = decoder.decode(messages)
-            let payload = decoded.events.isEmpty ? [] : EventTableWriter.copyPayload(decoded.events, ingestedAtNanos: Self.nowNanos())
+            let payload = decoded.events.isEmpty ? [] : EventTableWriter.copyPayload(decoded.events, ingestedAtNanos: WallClock.nowNanoseconds())
 
             // Batch N's write must be done before N+1's starts (one connection, in order). As soon as it is,
             // its offsets become committable and N+1's write starts; N's cache update and commit then run
@@ -209,7 +210,7 @@ public final class Worker: Service, Sendable {
             do {
                 let start = ContinuousClock.now
                 let result = try await writer.write(payload: payload, count: write.batch.events.count, checkpoints: checkpoints)
-                metrics.dbWrite.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
+                metrics.dbWrite.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
                 metrics.persisted.increment(by: result.inserted)
                 metrics.duplicates.increment(by: result.staged - result.inserted)
                 stats.withLock { $0.persisted += result.inserted; $0.duplicates += result.staged - result.inserted }
@@ -253,7 +254,7 @@ public final class Worker: Service, Sendable {
         metrics.batchSize.record(batch.messageCount)
         await updateCache(cache, batch.events)
         await commitPending(consumer)
-        let now = Self.nowNanos()
+        let now = WallClock.nowNanoseconds()
         for s in batch.events { metrics.endToEnd.recordNanoseconds(max(0, now - s.event.ts)) }
     }
 
@@ -266,7 +267,7 @@ public final class Worker: Service, Sendable {
         let start = ContinuousClock.now
         do {
             try await state.apply(events.lazy.map(\.event))
-            metrics.redisWrite.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
+            metrics.redisWrite.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
             if cache.succeeded() {
                 logger.notice("Redis is back; the cache missed updates while it was away")
             }
@@ -284,7 +285,7 @@ public final class Worker: Service, Sendable {
         do {
             let start = ContinuousClock.now
             try await consumer.commit(pending)
-            metrics.commit.recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
+            metrics.commit.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
             tracker.withLock { $0.markCommitted(pending) }
             stats.withLock { $0.commits += 1 }
             for o in pending { metrics.committedOffset(o.topicPartition).record(o.offset ?? 0) }
@@ -320,18 +321,5 @@ public final class Worker: Service, Sendable {
             }
             try? await Task.sleep(for: configuration.maintenanceInterval)
         }
-    }
-
-    static func nowNanos() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (s, a) = components
-        return s * 1_000_000_000 + a / 1_000_000_000
     }
 }
