@@ -94,13 +94,14 @@ public struct FleetDemo: Sendable {
                     break
                 }
             }
-            if clock.now - lastLine >= .seconds(1) {
+            let now = clock.now
+            if now - lastLine >= .seconds(1) {
                 let persisted = try await persistedCount(db, since: startNs)
-                let line = try await liveLine(db, admin: admin, elapsed: clock.now - begin, published: published,
-                                              persisted: persisted, interval: (clock.now - lastLine).secondsDouble,
+                let line = try await liveLine(db, admin: admin, elapsed: now - begin, published: published,
+                                              persisted: persisted, interval: (now - lastLine).secondsDouble,
                                               publishedDelta: published - lastPublished, persistedDelta: persisted - lastPersisted)
                 print(line)
-                lastLine = clock.now
+                lastLine = now
                 lastPublished = published
                 lastPersisted = persisted
             }
