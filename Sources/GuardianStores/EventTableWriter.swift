@@ -81,42 +81,54 @@ public final class EventTableWriter: Sendable {
         let prepare = !prepared.withLock { $0 }
         let now = ContinuousClock.now
         let tryDirect = mergeUntil.withLock { until in until.map { now >= $0 } ?? true }
-        let (result, conflicted, madeStaging) = try await connection.transaction { session in
-            var staged = 0, inserted = 0, conflicted = false, madeStaging = false
+        // Round trips matter per batch: BEGIN, COPY, then the checkpoint and COMMIT in one message. A COPY
+        // rejected by the unique key aborts that transaction; the batch is then merged in a new one.
+        let finishSQL = (checkpointSQL.map { $0 + ";\n" } ?? "") + "COMMIT"
+        let (result, conflicted, madeStaging) = try await connection.withSession { session -> (Result, Bool, Bool) in
+            var conflicted = false
             if count > 0 && tryDirect {
-                try session.execute("SAVEPOINT guardian_direct_copy")
-                let direct = Swift.Result { () throws(PostgresError) in
+                try session.execute("BEGIN")
+                let attempt = Swift.Result { () throws(PostgresError) in
                     try session.copyIn("COPY guardian_events (\(list)) FROM STDIN (FORMAT binary)", data: payload)
                 }
-                switch direct {
+                switch attempt {
                 case .success(let rows):
-                    inserted = rows
-                    staged = rows
-                    try session.execute("RELEASE SAVEPOINT guardian_direct_copy")
-                case .failure(let error) where error.sqlState == "23505":  // unique_violation: some events are stored already
-                    try session.execute("ROLLBACK TO SAVEPOINT guardian_direct_copy")
-                    conflicted = true
+                    do {
+                        try session.execute(finishSQL)
+                    } catch {
+                        if session.inTransaction { _ = try? session.execute("ROLLBACK") }
+                        throw error
+                    }
+                    return (Result(staged: rows, inserted: rows), false, false)
                 case .failure(let error):
-                    throw error
+                    _ = try? session.execute("ROLLBACK")
+                    guard error.sqlState == "23505" else { throw error }  // unique_violation: some events are stored
+                    conflicted = true
                 }
             }
-            if count > 0 && (!tryDirect || conflicted) {
+            try session.execute("BEGIN")
+            do {
                 if prepare {
                     // The staging table lives as long as the session; ON COMMIT DELETE ROWS empties it each batch.
                     try session.execute("""
                         CREATE TEMP TABLE IF NOT EXISTS guardian_events_staging
                             (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
                         """)
-                    madeStaging = true
                 }
-                staged = try session.copyIn("COPY guardian_events_staging (\(list)) FROM STDIN (FORMAT binary)", data: payload)
-                inserted = try session.execute("""
-                    INSERT INTO guardian_events (\(list)) SELECT \(list) FROM guardian_events_staging
-                    ON CONFLICT (event_id, ts) DO NOTHING
-                    """).affectedRows
+                var staged = 0, inserted = 0
+                if count > 0 {
+                    staged = try session.copyIn("COPY guardian_events_staging (\(list)) FROM STDIN (FORMAT binary)", data: payload)
+                    inserted = try session.execute("""
+                        INSERT INTO guardian_events (\(list)) SELECT \(list) FROM guardian_events_staging
+                        ON CONFLICT (event_id, ts) DO NOTHING
+                        """).affectedRows
+                }
+                try session.execute(finishSQL)
+                return (Result(staged: staged, inserted: inserted), conflicted, prepare)
+            } catch {
+                if session.inTransaction { _ = try? session.execute("ROLLBACK") }
+                throw error
             }
-            if let checkpointSQL { try session.execute(checkpointSQL) }
-            return (Result(staged: staged, inserted: inserted), conflicted, madeStaging)
         }
         if conflicted { mergeUntil.withLock { $0 = ContinuousClock.now + mergeWindow } }
         if madeStaging { prepared.withLock { $0 = true } }
