@@ -116,7 +116,9 @@ start_dev_broker() {
   local args=(dev-broker --brokers "$BROKERS" --bootstrap-file "$RUN_DIR/kafka.bootstrap" --control-file "$RUN_DIR/kafka.control")
   local t
   for t in $TOPICS; do args+=(--topic "$t"); done
-  nohup "$GUARDIAN_BIN" "${args[@]}" </dev/null >"$RUN_DIR/dev-broker.log" 2>&1 &
+  # Its own session: a Ctrl-C meant for the demo or the tests must not take the broker away while
+  # clients are still draining; `down` stops it by pid.
+  setsid nohup "$GUARDIAN_BIN" "${args[@]}" </dev/null >"$RUN_DIR/dev-broker.log" 2>&1 &
   echo $! > "$RUN_DIR/dev-broker.pid"
   wait_for 30 dev-broker test -s "$RUN_DIR/kafka.bootstrap" -a -s "$RUN_DIR/kafka.control" \
     || die "the dev broker did not come up (see $RUN_DIR/dev-broker.log)"

@@ -107,6 +107,12 @@ public struct FleetDemo: Sendable {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
+        if interrupted() {
+            // Ctrl-C: stop promptly. The workers got the same SIGINT and drain on their own.
+            try? await producer.flush(timeout: .seconds(5))
+            print("demo: interrupted after publishing \(published) events; stopping the workers (no verification)")
+            return false
+        }
         try await producer.flush(timeout: .seconds(30))
         print("demo: published \(published) events (\(failures.load(ordering: .relaxed)) delivery failures); waiting for the fleet to catch up")
 

@@ -33,6 +33,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     private final class Callbacks: @unchecked Sendable {
         let handler: RebalanceHandler
         var pendingErrors: [KafkaConsumerError] = []
+        /// Whether an assignment was ever received (see `KafkaConsumer.close`).
+        let sawAssignment = Atomic<Bool>(false)
         init(handler: @escaping RebalanceHandler) { self.handler = handler }
 
         func rebalance(rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
@@ -40,6 +42,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             let tps = PartitionList.read(partitions).map { $0.0.topicPartition }
             switch err {
             case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+                sawAssignment.store(true, ordering: .relaxed)
                 if cooperative {
                     if let e = rd_kafka_incremental_assign(rk, partitions) {
                         pendingErrors.append(KafkaConsumerError(error: KafkaError(.rebalance, context: "incremental assign", consuming: e)))
@@ -80,6 +83,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     private let callbacks: Callbacks
     private let thread: DedicatedThread
     private let closed = Atomic<Bool>(false)
+    private let subscribed = Atomic<Bool>(false)
     /// Topic names by `rd_kafka_topic_t*`, so a poll does not build a String per message. Consumer thread only.
     private var topicNames: [OpaquePointer: String] = [:]
     /// The consumer group id.
@@ -112,11 +116,25 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     deinit {
         if !closed.exchange(true, ordering: .acquiringAndReleasing) {
-            // Leave the group even when the owner forgot `close()`.
-            _ = rd_kafka_consumer_close(handle.pointer)
+            if mustNotClose {
+                handle.leakOnDeinit.store(true, ordering: .relaxed)
+            } else {
+                // Leave the group even when the owner forgot `close()`.
+                _ = rd_kafka_consumer_close(handle.pointer)
+            }
         }
         thread.shutdown()
-        rd_kafka_queue_destroy(queue)
+        if !handle.leakOnDeinit.load(ordering: .relaxed) { rd_kafka_queue_destroy(queue) }
+    }
+
+    /// librdkafka 2.0.2 (Debian bookworm) aborts in `rd_kafka_sticky_assignor_state_destroy` when a
+    /// cooperative-sticky consumer that never received an assignment is closed or destroyed
+    /// (confluentinc/librdkafka#4312, fixed in later releases). Such a consumer owns nothing and has
+    /// committed nothing, so it is left open instead: the group drops it after its session timeout.
+    private var mustNotClose: Bool {
+        !callbacks.sawAssignment.load(ordering: .relaxed)
+            && rd_kafka_rebalance_protocol(handle.pointer).map { String(cString: $0) } != "EAGER"
+            && subscribed.load(ordering: .relaxed)
     }
 
     /// Runs `body` with the `rd_kafka_t*` on the consumer thread.
@@ -136,6 +154,7 @@ public final class KafkaConsumer: @unchecked Sendable {
                 throw KafkaError(.subscribe, context: "subscribe to \(topics.joined(separator: ","))", err: err)
             }
         }
+        subscribed.store(true, ordering: .relaxed)
     }
 
     /// Waits up to `timeout` for up to `maxMessages` messages (it returns early only when the batch
@@ -278,6 +297,12 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Further calls throw `closed`.
     public func close() async throws {
         guard !closed.load(ordering: .relaxed) else { return }
+        if mustNotClose {
+            closed.store(true, ordering: .relaxed)
+            handle.leakOnDeinit.store(true, ordering: .relaxed)
+            thread.shutdown()
+            return
+        }
         let err = try await onThread { rk in rd_kafka_consumer_close(rk) }
         closed.store(true, ordering: .relaxed)
         thread.shutdown()

@@ -1,4 +1,5 @@
 import CRdKafka
+import Synchronization
 
 /// Owns one `rd_kafka_t` and destroys it in deinit. The queries here block and
 /// must be called from a dedicated thread, never from the cooperative pool.
@@ -24,8 +25,12 @@ final class KafkaHandle: @unchecked Sendable {
         pointer = rk
     }
 
+    /// When set, deinit leaves the handle alive (see `KafkaConsumer.close`): a deliberate leak that
+    /// avoids a librdkafka 2.0.2 crash, reclaimed when the process exits.
+    let leakOnDeinit = Atomic<Bool>(false)
+
     deinit {
-        rd_kafka_destroy(pointer)
+        if !leakOnDeinit.load(ordering: .relaxed) { rd_kafka_destroy(pointer) }
     }
 
     /// The low and high watermark of a partition, asked from the partition leader.

@@ -152,7 +152,19 @@ public final class Worker: Service, Sendable {
             logger.warning("stopping with uncommitted offsets; their events are durable and will be redelivered and absorbed")
         }
         logger.info("worker stopping: leaving the group", metadata: ["statistics": "\(statistics)"])
-        try await consumer.close()
+        // Leaving the group needs a broker; when none answers, give up after a bound (the group then
+        // reassigns the partitions after the session timeout; every committed offset is durable).
+        let closed = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await consumer.close()) != nil }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !closed { logger.warning("could not leave the consumer group within 10 s (brokers unreachable?); exiting anyway") }
     }
 
     /// Runs on the consumer thread, inside a poll: keeps the tracker in step with ownership and hands
