@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "GuardianKafka", targets: ["GuardianKafka"]),
         .library(name: "GuardianPostgres", targets: ["GuardianPostgres"]),
         .library(name: "GuardianRedis", targets: ["GuardianRedis"]),
+        .library(name: "GuardianPublisher", targets: ["GuardianPublisher"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -83,7 +84,17 @@ let package = Package(
             name: "GuardianDemo",
             dependencies: [
                 "GuardianEvents", "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianStores", "GuardianSupport",
+                "GuardianPublisher",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The engine side: a fail-open publisher (memory, then a local spool) and the trading simulator.
+        .target(
+            name: "GuardianPublisher",
+            dependencies: [
+                "GuardianEvents", "GuardianKafka", "GuardianSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -114,7 +125,7 @@ let package = Package(
             name: "GuardianCLI",
             dependencies: [
                 "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianDevBroker", "GuardianSupport",
-                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP", "GuardianDemo", "GuardianBench",
+                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP", "GuardianDemo", "GuardianBench", "GuardianPublisher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -129,6 +140,10 @@ let package = Package(
         .testTarget(name: "GuardianPostgresTests", dependencies: ["GuardianPostgres", "GuardianTestSupport"]),
         .testTarget(name: "GuardianRedisTests", dependencies: ["GuardianRedis", "GuardianTestSupport"]),
         .testTarget(name: "GuardianStoresTests", dependencies: ["GuardianStores", "GuardianTestSupport"]),
+        .testTarget(
+            name: "GuardianPublisherTests",
+            dependencies: ["GuardianPublisher", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "GuardianWorkerTests",
             dependencies: ["GuardianWorker", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log")]

@@ -9,7 +9,8 @@ struct Guardian: AsyncParsableCommand {
         commandName: "guardian",
         abstract: "Guardian Fleet: risk-guardian events from Kafka into Redis and TimescaleDB.",
         subcommands: [
-            WorkerCommandLine.self, MigrateCommandLine.self, DemoCommandLine.self, DevBrokerCommandLine.self,
+            WorkerCommandLine.self, MigrateCommandLine.self, PublishCommandLine.self, SimulateCommandLine.self,
+            DemoCommandLine.self, DevBrokerCommandLine.self,
             DevBrokerControlCommandLine.self, BenchCommandLine.self,
             SmokeCommandLine.self,
         ]

@@ -5,6 +5,7 @@ import Foundation
 import GuardianEvents
 import GuardianKafka
 import GuardianPostgres
+import GuardianPublisher
 import GuardianRedis
 import GuardianStores
 import GuardianSupport
@@ -72,7 +73,7 @@ public struct FleetDemo: Sendable {
         let failures = Atomic<Int>(0)
         let producer = try KafkaProducer(configuration: o.kafka) { r in if r.error != nil { failures.add(1, ordering: .relaxed) } }
         let admin = try KafkaAdmin(configuration: o.kafka)
-        var source = DemoEventSource(symbols: o.symbols)
+        var source = TradingSimulator(symbols: o.symbols)
         let encoder = EventEncoder()
         let clock = ContinuousClock()
         let begin = clock.now

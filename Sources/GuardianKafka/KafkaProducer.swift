@@ -12,6 +12,9 @@ public struct DeliveryReport: Sendable {
     public var offset: Int64?
     /// Why delivery failed, when it did.
     public var error: KafkaError?
+    /// The message's key and value, copied only for a failed delivery so the caller can keep them.
+    public var failedKey: [UInt8]?
+    public var failedValue: [UInt8]?
 }
 
 /// A Kafka producer over librdkafka.
@@ -22,7 +25,11 @@ public struct DeliveryReport: Sendable {
 public final class KafkaProducer: Sendable {
     private final class Callbacks: Sendable {
         let onDelivery: @Sendable (DeliveryReport) -> Void
-        init(onDelivery: @escaping @Sendable (DeliveryReport) -> Void) { self.onDelivery = onDelivery }
+        let onError: @Sendable (KafkaError) -> Void
+        init(onDelivery: @escaping @Sendable (DeliveryReport) -> Void, onError: @escaping @Sendable (KafkaError) -> Void) {
+            self.onDelivery = onDelivery
+            self.onError = onError
+        }
     }
 
     /// librdkafka defaults this client sets; `KafkaConfiguration.properties` override them.
@@ -40,10 +47,11 @@ public final class KafkaProducer: Sendable {
     private let closed = Atomic<Bool>(false)
 
     /// Creates the producer. `onDelivery` is called once per message, from the producer's polling thread;
-    /// keep it short.
+    /// keep it short. `onError` receives client-level errors (e.g. all brokers down), from the same thread.
     public init(
         configuration: KafkaConfiguration,
-        onDelivery: @escaping @Sendable (DeliveryReport) -> Void = { _ in }
+        onDelivery: @escaping @Sendable (DeliveryReport) -> Void = { _ in },
+        onError: @escaping @Sendable (KafkaError) -> Void = { _ in }
     ) throws(KafkaError) {
         let conf = try configuration.makeConf(defaults: Self.defaultProperties)
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
@@ -56,9 +64,18 @@ public final class KafkaProducer: Sendable {
                 topic: m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
                 partition: m.partition,
                 offset: failed ? nil : m.offset,
-                error: failed ? KafkaError(.produce, context: "delivery failed", err: m.err) : nil))
+                error: failed ? KafkaError(.produce, context: "delivery failed", err: m.err) : nil,
+                failedKey: failed ? m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) } : nil,
+                failedValue: failed ? m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } : nil))
         }
-        let handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, conf: conf, callbackContext: Callbacks(onDelivery: onDelivery))
+        rd_kafka_conf_set_error_cb(conf) { _, err, reason, opaque in
+            guard let opaque else { return }
+            let callbacks = Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue()
+            let text = reason.map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(rd_kafka_resp_err_t(rawValue: err)))
+            callbacks.onError(KafkaError(.transport, text, rdkafkaCode: err))
+        }
+        let handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, conf: conf,
+                                     callbackContext: Callbacks(onDelivery: onDelivery, onError: onError))
         self.handle = handle
         self.poller = PollingThread(name: "kafka-producer-poll") { rd_kafka_poll(handle.pointer, 100) }
         self.blocking = DedicatedThread(name: "kafka-producer-ops")
@@ -113,6 +130,12 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func produce(topic: String, key: String?, value: String, partition: Int32? = nil) throws(KafkaError) -> UInt64 {
         try produce(topic: topic, key: key.map { Array($0.utf8) }, value: Array(value.utf8), partition: partition)
+    }
+
+    /// Drops every message still queued or in flight; each gets a failed delivery report (with its
+    /// key and value) from the polling thread. For a shutdown that keeps undelivered messages elsewhere.
+    public func purge() {
+        _ = rd_kafka_purge(handle.pointer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)
     }
 
     /// Messages enqueued or in flight, not yet reported.

@@ -1,32 +1,34 @@
+import Foundation
 import GuardianEvents
 
-/// Generates a plausible stream of guardian events for the demo: mostly order checks, positions and
-/// PnL that evolve per symbol, occasional locks, breaches and circuit-breaker trips; seq per symbol.
-struct DemoEventSource {
-    struct SymbolState {
+/// A trading-engine simulator: a plausible stream of guardian events — mostly order checks, positions
+/// and PnL that evolve consistently per symbol, occasional locks, risk breaches and circuit-breaker
+/// trips — with `seq` counting up per symbol. Used by `guardian simulate` and `make run`.
+public struct TradingSimulator: Sendable {
+    struct SymbolState: Sendable {
         var seq: Int64 = -1
         var position: Double = 0
         var realized: Double = 0
         var price: Double
     }
 
-    private(set) var symbols: [String]
+    public private(set) var symbols: [String]
     private var state: [SymbolState]
     private var rng = SystemRandomNumberGenerator()
     private var next = 0
 
-    init(symbols count: Int) {
+    public init(symbols count: Int) {
         symbols = (0..<count).map { String(format: "SYM%02d", $0) }
         state = (0..<count).map { SymbolState(price: 50 + Double($0) * 7.5) }
     }
 
     /// The highest seq emitted per symbol.
-    var highestSeq: [String: Int64] {
+    public var highestSeq: [String: Int64] {
         Dictionary(uniqueKeysWithValues: zip(symbols, state.map(\.seq)).filter { $0.1 >= 0 })
     }
 
     /// The next event, round-robin over symbols, stamped with `ts`.
-    mutating func nextEvent(ts: Int64) -> GuardianEvent {
+    public mutating func nextEvent(ts: Int64) -> GuardianEvent {
         let i = next
         next = (next + 1) % symbols.count
         state[i].seq += 1

@@ -1,0 +1,276 @@
+import Foundation
+import GuardianEvents
+import GuardianKafka
+import GuardianSupport
+import Metrics
+import Synchronization
+
+/// Publishes guardian events to Kafka without ever making the trading engine wait.
+///
+/// `publish` encodes the event (contract v1), keys it by symbol and hands it to librdkafka's idempotent
+/// producer (acks=all, compressed), returning at once. When Kafka is unreachable or the in-memory queue
+/// is full, events go to an append-only spool on local disk and are delivered from there, in order, when
+/// Kafka answers again; once anything is spooled, later events are spooled behind it, so the order per
+/// symbol is kept. Only when the spool is full too is an event dropped: counted and reported through
+/// `onError`, never silently. The spool survives a crash and is drained on the next start.
+public final class GuardianPublisher: Sendable {
+    /// What the publisher has done so far.
+    public struct Counters: Sendable, Equatable {
+        public var published = 0
+        public var delivered = 0
+        public var failed = 0
+        public var spooled = 0
+        public var dropped = 0
+    }
+
+    private struct State {
+        var spooling: Bool
+        var counters = Counters()
+        var sequences: [String: Int64] = [:]
+        var closed = false
+    }
+
+    public let configuration: PublisherConfiguration
+    private let producer: KafkaProducer
+    private let spool: Spool
+    private let state: Mutex<State>
+    private let brokersDown = Atomic<Bool>(false)
+    private let onError: @Sendable (Error) -> Void
+    private let encoder = EventEncoder()
+    private let metrics = PublisherMetrics()
+    private let drainer = Mutex<Task<Void, Never>?>(nil)
+    /// Ids of messages the drainer sent from the spool (they stay in the spool until delivered).
+    private let fromSpool = Mutex<Set<UInt64>>([])
+    /// Directly published messages that came back undelivered (purged at close), oldest first.
+    private let returned = Mutex<[(key: [UInt8], value: [UInt8])]>([])
+
+    /// Opens the spool (draining what a previous run left) and the producer.
+    /// `onError` receives delivery failures, spool errors and drops; it is called from background threads.
+    public init(configuration: PublisherConfiguration, onError: @escaping @Sendable (Error) -> Void = { _ in }) throws {
+        self.configuration = configuration
+        self.onError = onError
+        let spool = try Spool(directory: configuration.spoolDirectory, maxBytes: configuration.spoolMaxBytes,
+                              sync: configuration.spoolSync)
+        self.spool = spool
+        state = Mutex(State(spooling: !spool.isEmpty))
+        var kafka = configuration.kafka
+        for (k, v) in configuration.producerProperties where kafka.properties[k] == nil { kafka.properties[k] = v }
+        let box = WeakBox()
+        producer = try KafkaProducer(configuration: kafka, onDelivery: { report in
+            box.publisher?.delivered(report)
+        }, onError: { error in
+            box.publisher?.clientError(error)
+        })
+        box.publisher = self
+        startDrainer()
+    }
+
+    deinit {
+        drainer.withLock { $0?.cancel() }
+    }
+
+    /// Current counters (also exported through swift-metrics as `guardian_publisher_*_total`).
+    public var counters: Counters { state.withLock { $0.counters } }
+
+    /// True while events are going to (or coming out of) the local spool.
+    public var isSpooling: Bool { state.withLock { $0.spooling } }
+
+    /// Undelivered bytes in the spool.
+    public var spoolBytes: Int { spool.byteCount }
+
+    /// Publishes `event`. Never throws and never waits on the network.
+    public func publish(_ event: GuardianEvent) {
+        var value: [UInt8] = []
+        value.reserveCapacity(320)
+        encoder.encode(event, into: &value)
+        publish(key: Array(event.symbol.utf8), value: value)
+    }
+
+    /// Publishes an event whose `seq` and `eventID` the publisher assigns: `seq` counts up per symbol
+    /// from 0 in this process (from `startingAt` when given), `eventID` is a random UUID.
+    @discardableResult
+    public func publishAssigningIdentity(_ event: GuardianEvent, startingAt start: Int64? = nil) -> GuardianEvent {
+        var e = event
+        e.eventID = .random()
+        e.seq = state.withLock { s in
+            let next = s.sequences[e.symbol].map { $0 + 1 } ?? (start ?? 0)
+            s.sequences[e.symbol] = next
+            return next
+        }
+        publish(e)
+        return e
+    }
+
+    private func publish(key: [UInt8], value: [UInt8]) {
+        metrics.published.increment()
+        // The decision to spool and the append happen under one lock, so nothing sent directly can
+        // overtake what is already in the spool.
+        let outcome: Outcome = state.withLock { s in
+            s.counters.published += 1
+            if s.closed { return .closed }
+            if !s.spooling && !brokersDown.load(ordering: .relaxed) {
+                let result = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: key, value: value) }
+                if case .success = result { return .sent }
+                s.spooling = true  // queue full (or the producer refused): spool from now on
+            }
+            s.spooling = true
+            do throws(SpoolError) {
+                try spool.append(key: key, value: value)
+                s.counters.spooled += 1
+                return .spooled
+            } catch {
+                s.counters.dropped += 1
+                return .dropped(error)
+            }
+        }
+        switch outcome {
+        case .sent: break
+        case .spooled: metrics.spooled.increment()
+        case .dropped(let error):
+            metrics.dropped.increment()
+            onError(error)
+        case .closed:
+            metrics.dropped.increment()
+            state.withLock { $0.counters.dropped += 1 }
+            onError(KafkaError(.closed, "publish after close(): event dropped"))
+        }
+    }
+
+    /// RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.
+    static let allBrokersDown: Int32 = -187
+
+    private enum Outcome {
+        case sent, spooled, closed
+        case dropped(SpoolError)
+    }
+
+    private func delivered(_ report: DeliveryReport) {
+        let wasSpooled = fromSpool.withLock { $0.remove(report.messageID) != nil }
+        if let error = report.error {
+            // With message.timeout.ms=0 only a purge at close (or a fatal error) gets here. A message from
+            // the spool is still in the spool; a direct one is kept to go in front of the spool at close.
+            if wasSpooled { return }
+            if let key = report.failedKey, let value = report.failedValue {
+                returned.withLock { $0.append((key, value)) }
+            } else {
+                state.withLock { $0.counters.failed += 1 }
+                metrics.failed.increment()
+                onError(error)
+            }
+            return
+        }
+        brokersDown.store(false, ordering: .relaxed)
+        state.withLock { $0.counters.delivered += 1 }
+        metrics.delivered.increment()
+    }
+
+    private func clientError(_ error: KafkaError) {
+        if error.rdkafkaCode == Self.allBrokersDown {  // stop growing memory: spool until they answer
+            brokersDown.store(true, ordering: .relaxed)
+        }
+        onError(error)
+    }
+
+    /// Moves spooled events to Kafka, oldest first, whenever Kafka answers; syncs the spool on its interval.
+    private func startDrainer() {
+        let task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let pause = await self.drainOnce()
+                if case .interval = self.configuration.spoolSync { self.spool.syncToDisk() }
+                try? await Task.sleep(for: pause)
+            }
+        }
+        drainer.withLock { $0 = task }
+    }
+
+    /// One round: returns how long to wait before the next.
+    private func drainOnce() async -> Duration {
+        guard state.withLock({ $0.spooling }) else { return .milliseconds(100) }
+        // While the brokers are known down, probe them; spooled events wait for an answer.
+        if brokersDown.load(ordering: .relaxed) {
+            guard (try? await producer.metadata(topic: configuration.topic, timeout: .seconds(1))) != nil else { return .milliseconds(500) }
+            brokersDown.store(false, ordering: .relaxed)
+        }
+        // Let librdkafka's memory (older messages) empty first.
+        if producer.outstandingCount > configuration.memoryQueueMessages / 2 { return .milliseconds(100) }
+        do {
+            // No more than librdkafka has room for, so a full queue never makes a round resend records.
+            let room = configuration.memoryQueueMessages - producer.outstandingCount
+            let records = try spool.peek(max: Swift.max(1, Swift.min(2000, room)))
+            if records.isEmpty {
+                // Everything spooled is in librdkafka now: publish directly again, under the same lock as publish.
+                let done = state.withLock { s -> Bool in
+                    guard self.spool.isEmpty else { return false }
+                    s.spooling = false
+                    return true
+                }
+                return done ? .milliseconds(100) : .zero
+            }
+            var sentThrough: SpoolPosition?
+            for r in records {
+                let sent = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: r.key, value: r.value) }
+                guard case .success(let id) = sent else { break }
+                fromSpool.withLock { _ = $0.insert(id) }
+                sentThrough = r.end
+            }
+            guard let sentThrough else { return .milliseconds(100) }
+            // Only forget spooled records once librdkafka has delivered them (a crash before that redelivers:
+            // event_id makes the copy a no-op downstream).
+            try await producer.flush(timeout: .seconds(30))
+            try spool.acknowledge(through: sentThrough)
+            return .zero
+        } catch {
+            onError(error)
+            return .milliseconds(500)
+        }
+    }
+
+    /// Waits until everything published so far is delivered (memory and spool), or throws `timeout`.
+    public func flush(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while state.withLock({ $0.spooling }) || !spool.isEmpty {
+            if ContinuousClock.now >= deadline {
+                throw KafkaError(.timeout, "flush: \(spool.byteCount) spooled bytes still undelivered after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await producer.flush(timeout: max(.milliseconds(1), deadline - ContinuousClock.now))
+    }
+
+    /// Stops publishing: delivers for up to `timeout`, then moves whatever is still in memory to the
+    /// spool (delivered on the next start). Later `publish` calls drop and report.
+    public func close(timeout: Duration = .seconds(5)) async {
+        state.withLock { $0.closed = true }
+        try? await flush(timeout: timeout)
+        drainer.withLock { $0?.cancel() }
+        if producer.outstandingCount > 0 {
+            producer.purge()  // each purged message comes back as a failed report
+            let deadline = ContinuousClock.now + .seconds(5)
+            while producer.outstandingCount > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        }
+        // Directly published messages still undelivered are older than anything spooled: they go in front.
+        let back = returned.withLock { r -> [(key: [UInt8], value: [UInt8])] in defer { r.removeAll() }; return r }
+        do throws(SpoolError) {
+            try spool.prepend(back)
+            state.withLock { $0.counters.spooled += back.count }
+        } catch {
+            state.withLock { $0.counters.dropped += back.count }
+            onError(error)
+        }
+        spool.syncToDisk()
+    }
+}
+
+/// Breaks the reference cycle between the producer's callbacks and the publisher.
+private final class WeakBox: @unchecked Sendable {
+    weak var publisher: GuardianPublisher?
+}
+
+struct PublisherMetrics: Sendable {
+    let published = Counter(label: "guardian_publisher_published_total")
+    let delivered = Counter(label: "guardian_publisher_delivered_total")
+    let failed = Counter(label: "guardian_publisher_failed_total")
+    let spooled = Counter(label: "guardian_publisher_spooled_total")
+    let dropped = Counter(label: "guardian_publisher_dropped_total")
+}

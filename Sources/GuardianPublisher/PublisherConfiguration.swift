@@ -1,0 +1,41 @@
+import Foundation
+import GuardianKafka
+import GuardianSupport
+
+/// How a `GuardianPublisher` publishes and where it spools.
+public struct PublisherConfiguration: Sendable {
+    public var kafka: KafkaConfiguration
+    /// Default `$GUARDIAN_TOPIC`, else `guardian.events`.
+    public var topic: String
+    /// Default `$GUARDIAN_SPOOL_DIR`, else `./guardian-spool`.
+    public var spoolDirectory: URL
+    /// Default 1 GiB (`GUARDIAN_SPOOL_MAX_MB`).
+    public var spoolMaxBytes: Int
+    /// Default: sync to disk at most every 100 ms.
+    public var spoolSync: SpoolSyncPolicy
+    /// Messages librdkafka may hold in memory before new ones go to the spool. Default 100,000.
+    public var memoryQueueMessages: Int
+
+    public init(kafka: KafkaConfiguration = KafkaConfiguration(), topic: String? = nil, spoolDirectory: URL? = nil,
+                spoolMaxBytes: Int? = nil, spoolSync: SpoolSyncPolicy = .interval(.milliseconds(100)),
+                memoryQueueMessages: Int = 100_000) {
+        self.kafka = kafka
+        self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
+        self.spoolDirectory = spoolDirectory ?? URL(fileURLWithPath: Env.string("GUARDIAN_SPOOL_DIR") ?? "guardian-spool")
+        self.spoolMaxBytes = spoolMaxBytes ?? (Env.int("GUARDIAN_SPOOL_MAX_MB") ?? 1024) << 20
+        self.spoolSync = spoolSync
+        self.memoryQueueMessages = memoryQueueMessages
+    }
+
+    /// librdkafka settings of the publisher's producer: idempotent, acks=all, compressed, retrying
+    /// forever while in memory (a message leaves memory only delivered, or to the spool on close).
+    var producerProperties: [String: String] {
+        [
+            "enable.idempotence": "true",
+            "acks": "all",
+            "compression.type": "lz4",
+            "message.timeout.ms": "0",
+            "queue.buffering.max.messages": String(memoryQueueMessages),
+        ]
+    }
+}

@@ -1,0 +1,328 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import GuardianSupport
+import Synchronization
+
+/// When the spool forces its writes to disk.
+public enum SpoolSyncPolicy: Sendable, Equatable {
+    /// After every record: nothing acknowledged is lost on power failure; slowest.
+    case everyRecord
+    /// At most this often (the publisher's flusher calls `sync()`); a crash of the machine may lose the
+    /// last interval, a crash of the process loses nothing.
+    case interval(Duration)
+    /// Only when segments roll and on close; the OS decides otherwise.
+    case never
+}
+
+/// An error from the spool.
+public struct SpoolError: GuardianError, Equatable {
+    public enum Kind: String, Sendable { case full, io, corrupt }
+    public let kind: Kind
+    public let message: String
+    public var code: String { "spool.\(kind.rawValue)" }
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// A position in the spool: segment number and byte offset.
+public struct SpoolPosition: Sendable, Comparable, Equatable {
+    public var segment: Int
+    public var offset: Int
+    public static func < (a: SpoolPosition, b: SpoolPosition) -> Bool { (a.segment, a.offset) < (b.segment, b.offset) }
+}
+
+/// One spooled record and the position just after it.
+public struct SpoolRecord: Sendable {
+    public var key: [UInt8]
+    public var value: [UInt8]
+    public var end: SpoolPosition
+}
+
+/// An append-only, size-bounded, crash-safe queue of Kafka records on local disk.
+///
+/// Segment files `segment-NNNNNNNNNNNNNNNN.log` hold records `[length u32][crc32 u32][key length u16][key][value]`
+/// (big-endian); `cursor` holds the position up to which records were delivered. A torn record at the
+/// end (a crash mid-write) is cut off when the spool opens. Records come out in the order they went in.
+public final class Spool: Sendable {
+    private struct State {
+        var writeSegment: Int
+        var writeOffset: Int
+        var writeFD: Int32
+        var cursor: SpoolPosition
+        /// Where reading starts in a segment other than the cursor's (after a prepend moved the cursor
+        /// to a new segment in front of a partly delivered one).
+        var skip: [Int: Int]
+        var bytes: Int  // undelivered bytes on disk
+        var dirty = false
+    }
+
+    public let directory: URL
+    public let maxBytes: Int
+    public let sync: SpoolSyncPolicy
+    public let segmentBytes: Int
+    private let state: Mutex<State>
+
+    /// Opens (or creates) the spool in `directory`, recovering what a previous process left.
+    public init(directory: URL, maxBytes: Int = 1 << 30, sync: SpoolSyncPolicy = .interval(.milliseconds(100)),
+                segmentBytes: Int = 64 << 20) throws(SpoolError) {
+        self.directory = directory
+        self.maxBytes = maxBytes
+        self.sync = sync
+        self.segmentBytes = segmentBytes
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw SpoolError(.io, "cannot create the spool directory \(directory.path): \(error)")
+        }
+        let segments = Self.segments(in: directory)
+        let saved = Self.readCursor(directory)
+        var cursor = saved?.cursor ?? SpoolPosition(segment: segments.first ?? 1, offset: 0)
+        let skip = saved?.skip ?? [:]
+        if let first = segments.first, cursor.segment < first { cursor = SpoolPosition(segment: first, offset: 0) }
+        let last = segments.last ?? cursor.segment
+        // Validate the last segment and cut off a torn tail.
+        let lastPath = Self.segmentURL(directory, last).path
+        let validEnd = Self.scanValidEnd(lastPath)
+        let fd = open(lastPath, O_WRONLY | O_CREAT, 0o644)
+        guard fd >= 0 else { throw SpoolError(.io, "cannot open \(lastPath): \(String(cString: strerror(errno)))") }
+        if ftruncate(fd, off_t(validEnd)) != 0 {
+            close(fd)
+            throw SpoolError(.io, "cannot repair \(lastPath): \(String(cString: strerror(errno)))")
+        }
+        var bytes = 0
+        for s in segments where s >= cursor.segment {
+            let size = s == last ? validEnd : Self.fileSize(Self.segmentURL(directory, s).path)
+            bytes += max(0, size - (s == cursor.segment ? cursor.offset : (skip[s] ?? 0)))
+        }
+        state = Mutex(State(writeSegment: last, writeOffset: validEnd, writeFD: fd, cursor: cursor, skip: skip, bytes: bytes))
+    }
+
+    deinit {
+        state.withLock { s in
+            fsync(s.writeFD)
+            close(s.writeFD)
+        }
+    }
+
+    /// Undelivered bytes in the spool.
+    public var byteCount: Int { state.withLock { $0.bytes } }
+    public var isEmpty: Bool { byteCount == 0 }
+
+    static func encode(key: [UInt8], value: [UInt8]) -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(2 + key.count + value.count)
+        withUnsafeBytes(of: UInt16(key.count).bigEndian) { body.append(contentsOf: $0) }
+        body.append(contentsOf: key)
+        body.append(contentsOf: value)
+        var record: [UInt8] = []
+        record.reserveCapacity(8 + body.count)
+        withUnsafeBytes(of: UInt32(body.count).bigEndian) { record.append(contentsOf: $0) }
+        withUnsafeBytes(of: CRC32.checksum(body).bigEndian) { record.append(contentsOf: $0) }
+        record.append(contentsOf: body)
+        return record
+    }
+
+    /// Puts `records` (oldest first) in front of everything undelivered: for messages that were already
+    /// handed to Kafka before the spooled ones, and come back undelivered. Ignores `maxBytes` (they were
+    /// accepted before). Synced to disk before it returns.
+    public func prepend(_ records: [(key: [UInt8], value: [UInt8])]) throws(SpoolError) {
+        guard !records.isEmpty else { return }
+        var data: [UInt8] = []
+        for r in records { data += Self.encode(key: r.key, value: r.value) }
+        let directory = self.directory
+        let result: Result<Void, SpoolError> = state.withLock { s in
+            let segment = min(s.cursor.segment, Self.segments(in: directory).first ?? s.cursor.segment) - 1
+            let path = Self.segmentURL(directory, segment).path
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { return .failure(SpoolError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")) }
+            let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            fsync(fd)
+            close(fd)
+            guard written == data.count else { return .failure(SpoolError(.io, "cannot write \(path)")) }
+            if s.cursor.offset > 0 { s.skip[s.cursor.segment] = s.cursor.offset }
+            s.cursor = SpoolPosition(segment: segment, offset: 0)
+            s.bytes += data.count
+            return Self.writeCursor(directory, s.cursor, skip: s.skip)
+        }
+        try result.get()
+    }
+
+    /// Appends one record. Throws `full` when it would exceed `maxBytes` (nothing is written then).
+    public func append(key: [UInt8], value: [UInt8]) throws(SpoolError) {
+        let record = Self.encode(key: key, value: value)
+        let directory = self.directory, segmentBytes = self.segmentBytes, maxBytes = self.maxBytes, sync = self.sync
+        let result: Result<Void, SpoolError> = state.withLock { s in
+            if s.bytes + record.count > maxBytes {
+                return .failure(SpoolError(.full, "the spool at \(directory.path) is full (\(s.bytes) of \(maxBytes) bytes)"))
+            }
+            if s.writeOffset > 0 && s.writeOffset + record.count > segmentBytes {
+                fsync(s.writeFD)
+                close(s.writeFD)
+                s.writeSegment += 1
+                s.writeOffset = 0
+                s.writeFD = open(Self.segmentURL(directory, s.writeSegment).path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                if s.writeFD < 0 { return .failure(SpoolError(.io, "cannot create a spool segment: \(String(cString: strerror(errno)))")) }
+            }
+            let written = record.withUnsafeBytes { pwrite(s.writeFD, $0.baseAddress, $0.count, off_t(s.writeOffset)) }
+            guard written == record.count else {
+                return .failure(SpoolError(.io, "spool write failed: \(String(cString: strerror(errno)))"))
+            }
+            s.writeOffset += record.count
+            s.bytes += record.count
+            if sync == .everyRecord { fsync(s.writeFD) } else { s.dirty = true }
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// Forces appended records to disk (the publisher calls it on the `interval` policy).
+    public func syncToDisk() {
+        state.withLock { s in
+            if s.dirty {
+                fsync(s.writeFD)
+                s.dirty = false
+            }
+        }
+    }
+
+    /// Up to `max` undelivered records, oldest first, without removing them.
+    public func peek(max: Int) throws(SpoolError) -> [SpoolRecord] {
+        let (start, endSegment, endOffset) = state.withLock { ($0.cursor, $0.writeSegment, $0.writeOffset) }
+        var out: [SpoolRecord] = []
+        var pos = start
+        let skip = state.withLock { $0.skip }
+        while out.count < max && pos < SpoolPosition(segment: endSegment, offset: endOffset) {
+            let path = Self.segmentURL(directory, pos.segment).path
+            let limit = pos.segment == endSegment ? endOffset : Self.fileSize(path)
+            if pos.offset >= limit {
+                pos = SpoolPosition(segment: pos.segment + 1, offset: skip[pos.segment + 1] ?? 0)
+                continue
+            }
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw SpoolError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            while out.count < max && pos.offset < limit {
+                guard let (record, length) = Self.readRecord(fd, at: pos.offset, limit: limit) else {
+                    throw SpoolError(.corrupt, "unreadable record in \(path) at byte \(pos.offset)")
+                }
+                pos.offset += length
+                out.append(SpoolRecord(key: record.0, value: record.1, end: pos))
+            }
+        }
+        return out
+    }
+
+    /// Marks everything before `position` delivered; deletes segments that are entirely delivered.
+    public func acknowledge(through position: SpoolPosition) throws(SpoolError) {
+        let directory = self.directory
+        let done: Result<Void, SpoolError> = state.withLock { s in
+            guard s.cursor < position else { return .success(()) }
+            var removed = 0
+            var seg = s.cursor.segment
+            while seg < position.segment {
+                let path = Self.segmentURL(directory, seg).path
+                removed += Self.fileSize(path) - (seg == s.cursor.segment ? s.cursor.offset : (s.skip[seg] ?? 0))
+                unlink(path)
+                s.skip[seg] = nil
+                seg += 1
+            }
+            let start = position.segment == s.cursor.segment ? s.cursor.offset : (s.skip[position.segment] ?? 0)
+            removed += position.offset - start
+            s.skip[position.segment] = nil
+            s.cursor = position
+            s.bytes = max(0, s.bytes - removed)
+            return Self.writeCursor(directory, position, skip: s.skip)
+        }
+        try done.get()
+    }
+
+    // MARK: - Files
+
+    static func segmentURL(_ dir: URL, _ n: Int) -> URL {
+        dir.appendingPathComponent(String(format: "segment-%016d.log", n))
+    }
+
+    static func segments(in dir: URL) -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.compactMap { name -> Int? in
+            guard name.hasPrefix("segment-"), name.hasSuffix(".log") else { return nil }
+            return Int(name.dropFirst(8).dropLast(4))
+        }.sorted()
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// The cursor file: "SEGMENT OFFSET" on the first line, then "SEGMENT START" lines for skips.
+    static func readCursor(_ dir: URL) -> (cursor: SpoolPosition, skip: [Int: Int])? {
+        guard let text = try? String(contentsOf: dir.appendingPathComponent("cursor"), encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n").map { $0.split(separator: " ").compactMap { Int($0) } }.filter { $0.count == 2 }
+        guard let first = lines.first else { return nil }
+        var skip: [Int: Int] = [:]
+        for l in lines.dropFirst() { skip[l[0]] = l[1] }
+        return (SpoolPosition(segment: first[0], offset: first[1]), skip)
+    }
+
+    static func writeCursor(_ dir: URL, _ p: SpoolPosition, skip: [Int: Int]) -> Result<Void, SpoolError> {
+        let tmp = dir.appendingPathComponent("cursor.tmp").path
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return .failure(SpoolError(.io, "cannot write the spool cursor: \(String(cString: strerror(errno)))")) }
+        let lines = ["\(p.segment) \(p.offset)"] + skip.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        let text = Array((lines.joined(separator: "\n") + "\n").utf8)
+        let n = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        guard n == text.count, rename(tmp, dir.appendingPathComponent("cursor").path) == 0 else {
+            return .failure(SpoolError(.io, "cannot write the spool cursor: \(String(cString: strerror(errno)))"))
+        }
+        return .success(())
+    }
+
+    /// Reads the record at `offset`: ((key, value), total length), or nil if torn or corrupt.
+    static func readRecord(_ fd: Int32, at offset: Int, limit: Int) -> (([UInt8], [UInt8]), Int)? {
+        guard offset + 8 <= limit else { return nil }
+        var header = [UInt8](repeating: 0, count: 8)
+        guard header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 8, off_t(offset)) }) == 8 else { return nil }
+        let length = Int(UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3]))
+        let crc = UInt32(header[4]) << 24 | UInt32(header[5]) << 16 | UInt32(header[6]) << 8 | UInt32(header[7])
+        guard length >= 2, offset + 8 + length <= limit else { return nil }
+        var body = [UInt8](repeating: 0, count: length)
+        guard body.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, length, off_t(offset + 8)) }) == length,
+              CRC32.checksum(body) == crc else { return nil }
+        let keyLength = Int(UInt16(body[0]) << 8 | UInt16(body[1]))
+        guard 2 + keyLength <= length else { return nil }
+        return ((Array(body[2..<(2 + keyLength)]), Array(body[(2 + keyLength)...])), 8 + length)
+    }
+
+    /// The end of the last complete, intact record of a segment.
+    static func scanValidEnd(_ path: String) -> Int {
+        let size = fileSize(path)
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var offset = 0
+        while offset < size, let (_, length) = readRecord(fd, at: offset, limit: size) { offset += length }
+        return offset
+    }
+}
+
+/// CRC-32 (IEEE), for spool records.
+enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
+    }
+}

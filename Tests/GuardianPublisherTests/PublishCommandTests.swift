@@ -1,0 +1,73 @@
+import Foundation
+import GuardianDevBroker
+import GuardianEvents
+import GuardianKafka
+import GuardianTestSupport
+import Testing
+
+/// `guardian publish` as a user runs it: a file with good and bad lines.
+@Suite struct PublishCommandTests {
+    static var guardianBinary: String {
+        if let bin = ProcessInfo.processInfo.environment["GUARDIAN_BIN"], !bin.isEmpty { return bin }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/guardian").path
+    }
+
+    @Test func goodLinesArriveAndEachBadLineIsReportedWithItsNumber() async throws {
+        let env = StackEnvironment.shared
+        let bootstrap = try env.kafkaBootstrapServers
+        let topic = uniqueName("publish")
+        _ = try await DevBrokerControlClient(address: try env.devBrokerControl).send("topic \(topic) 3 3")
+        let ids = (0..<5).map { _ in EventID.random().description }
+        let lines = [
+            #"{"v":1,"event_id":"\#(ids[0])","symbol":"AAPL","seq":1,"ts":1764000000000000000,"kind":"order_check","decision":"allow"}"#,
+            #"{"v":1,"event_id":"\#(ids[1])","symbol":"AAPL","seq":2,"ts":1764000000000000001,"kind":"trade"}"#,
+            "",
+            #"not json at all"#,
+            #"{"v":1,"event_id":"\#(ids[2])","symbol":"MSFT","seq":1,"ts":1764000000000000002,"kind":"pnl","realized_pnl":-3.5}"#,
+            #"{"v":1,"event_id":"\#(ids[3])","symbol":"MSFT","seq":-4,"ts":1764000000000000003,"kind":"pnl"}"#,
+            #"{"v":1,"event_id":"\#(ids[4])","symbol":"BRK.B","seq":7,"ts":1764000000000000004,"kind":"heartbeat","extra":true}"#,
+        ]
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic).jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic)-spool")
+        defer {
+            try? FileManager.default.removeItem(at: file)
+            try? FileManager.default.removeItem(at: spool)
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.guardianBinary)
+        process.arguments = ["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap,
+                             "--spool-dir", spool.path]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+
+        #expect(process.terminationStatus == 1, "rejected lines make the exit status non-zero")
+        #expect(stdout.contains("read 6, published 3, rejected 3, delivered 3"), "\(stdout)")
+        let reported = stderr.split(separator: "\n").filter { $0.hasPrefix("line ") }
+        #expect(reported.count == 3, "\(stderr)")
+        #expect(reported.contains { $0.hasPrefix("line 2:") && $0.contains("'kind'") })
+        #expect(reported.contains { $0.hasPrefix("line 4:") && $0.contains("malformed") })
+        #expect(reported.contains { $0.hasPrefix("line 6:") && $0.contains("'seq'") })
+
+        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: bootstrap), groupID: uniqueName("check"))
+        try await consumer.subscribe(topics: [topic])
+        var got: [String] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        let decoder = EventDecoder()
+        while got.count < 3 && ContinuousClock.now < deadline {
+            for m in try await consumer.poll(maxMessages: 100, timeout: .milliseconds(100)).messages {
+                if case .success(let e) = decoder.decode(m.value, key: m.key) { got.append(e.eventID.description) }
+            }
+        }
+        try await consumer.close()
+        #expect(Set(got) == [ids[0], ids[2], ids[4]])
+        #expect(got.count == 3)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import GuardianDevBroker
+import GuardianEvents
+import GuardianKafka
+import GuardianPublisher
+import GuardianTestSupport
+import Logging
+import Synchronization
+import Testing
+
+/// The fail-open publisher against a dev-broker cluster of its own (its brokers go down and up here).
+@Suite(.serialized) struct PublisherTests {
+    let broker: DevBroker
+    let kafka: KafkaConfiguration
+    let topic = "events"
+
+    init() throws {
+        broker = try DevBroker(brokers: 3)
+        try broker.createTopic(topic, partitions: 6, replicationFactor: 3)
+        kafka = KafkaConfiguration(bootstrapServers: broker.bootstrapServers,
+                                   properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
+    }
+
+    func configuration(spool: URL, memory: Int = 100_000) -> PublisherConfiguration {
+        PublisherConfiguration(kafka: kafka, topic: topic, spoolDirectory: spool, memoryQueueMessages: memory)
+    }
+
+    func spoolDir() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("pub-spool-\(UInt64.random(in: 0...UInt64.max))")
+    }
+
+    func events(_ count: Int, symbols: Int) -> [GuardianEvent] {
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        return (0..<count).map { i in
+            GuardianEvent(eventID: .random(), symbol: "S\(i % symbols)", seq: Int64(i / symbols), ts: now + Int64(i),
+                          kind: .orderCheck, decision: .allow, qty: 1, price: 2)
+        }
+    }
+
+    /// Reads the whole topic back through a consumer group: events in partition-offset order.
+    func consumeAll(expecting count: Int) async throws -> [GuardianEvent] {
+        let consumer = try KafkaConsumer(configuration: kafka, groupID: uniqueName("check"))
+        try await consumer.subscribe(topics: [topic])
+        var byPartition: [Int32: [(Int64, GuardianEvent)]] = [:]
+        let decoder = EventDecoder()
+        var total = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while total < count && ContinuousClock.now < deadline {
+            for m in try await consumer.poll(maxMessages: 5000, timeout: .milliseconds(100)).messages {
+                if case .success(let e) = decoder.decode(m.value, key: m.key) { byPartition[m.partition, default: []].append((m.offset, e)) }
+                total += 1
+            }
+        }
+        try await consumer.close()
+        return byPartition.keys.sorted().flatMap { byPartition[$0]!.sorted { $0.0 < $1.0 }.map(\.1) }
+    }
+
+    func checkExactlyOnceInOrder(_ got: [GuardianEvent], _ sent: [GuardianEvent]) {
+        #expect(got.count == sent.count)
+        #expect(Set(got.map(\.eventID)) == Set(sent.map(\.eventID)), "every event_id exactly once")
+        var last: [String: Int64] = [:]
+        var inOrder = true
+        for e in got {
+            if let l = last[e.symbol], l >= e.seq { inOrder = false }
+            last[e.symbol] = e.seq
+        }
+        #expect(inOrder, "order kept per symbol")
+    }
+
+    @Test func tenThousandEventsArriveOnceAndInOrderPerSymbol() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir))
+        let sent = events(10_000, symbols: 50)
+        for e in sent { publisher.publish(e) }
+        try await publisher.flush(timeout: .seconds(30))
+        #expect(publisher.counters.delivered == 10_000)
+        #expect(publisher.counters.spooled == 0 && publisher.counters.dropped == 0)
+        checkExactlyOnceInOrder(try await consumeAll(expecting: 10_000), sent)
+        await publisher.close()
+    }
+
+    @Test func brokersDownSpoolsAndDeliversEverythingOnceInOrderWhenTheyReturn() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let errors = Mutex(0)
+        // A small memory queue so the outage reaches the disk spool quickly.
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir, memory: 200)) { _ in errors.withLock { $0 += 1 } }
+        let sent = events(3000, symbols: 20)
+        for e in sent[..<500] { publisher.publish(e) }
+        try await publisher.flush(timeout: .seconds(30))
+
+        try broker.setDown(nil)
+        let start = ContinuousClock.now
+        for e in sent[500...] { publisher.publish(e) }
+        let publishTime = ContinuousClock.now - start
+        #expect(publishTime < .seconds(2), "publishing 2,500 events never waited on the network (\(publishTime))")
+        #expect(publisher.counters.spooled > 0, "events went to the disk spool")
+        #expect(publisher.spoolBytes > 0)
+
+        try broker.setUp(nil)
+        try await publisher.flush(timeout: .seconds(60))
+        #expect(publisher.counters.dropped == 0)
+        #expect(!publisher.isSpooling && publisher.spoolBytes == 0)
+        checkExactlyOnceInOrder(try await consumeAll(expecting: 3000), sent)
+        await publisher.close()
+    }
+
+    @Test func aRestartDrainsTheSpoolItFinds() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sent = events(1500, symbols: 10)
+        try broker.setDown(nil)
+        do {
+            let first = try GuardianPublisher(configuration: configuration(spool: dir, memory: 100))
+            for e in sent { first.publish(e) }
+            await first.close(timeout: .milliseconds(500))  // Kafka unreachable: everything ends in the spool
+            #expect(first.counters.delivered == 0)
+        }
+        #expect(try Spool(directory: dir).byteCount > 0, "the spool is on disk for the next start")
+        try broker.setUp(nil)
+        let second = try GuardianPublisher(configuration: configuration(spool: dir))
+        #expect(second.isSpooling)
+        try await second.flush(timeout: .seconds(60))
+        checkExactlyOnceInOrder(try await consumeAll(expecting: 1500), sent)
+        await second.close()
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import GuardianPublisher
+import Testing
+
+@Suite struct SpoolTests {
+    func tempDir() -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UInt64.random(in: 0...UInt64.max))")
+    }
+
+    @Test func keepsOrderAcrossSegmentsAndAcknowledgements() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spool = try Spool(directory: dir, maxBytes: 1 << 20, sync: .never, segmentBytes: 4096)
+        for i in 0..<500 { try spool.append(key: Array("k\(i % 7)".utf8), value: Array("value-\(i)".utf8)) }
+        var seen: [String] = []
+        while true {
+            let batch = try spool.peek(max: 64)
+            if batch.isEmpty { break }
+            seen += batch.map { String(decoding: $0.value, as: UTF8.self) }
+            try spool.acknowledge(through: batch.last!.end)
+        }
+        #expect(seen == (0..<500).map { "value-\($0)" })
+        #expect(spool.isEmpty)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("segment-") }
+        #expect(segments.count == 1, "delivered segments are deleted: \(segments)")
+    }
+
+    @Test func survivesReopeningAndCutsATornTail() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            let spool = try Spool(directory: dir, sync: .everyRecord)
+            for i in 0..<10 { try spool.append(key: [1], value: Array("v\(i)".utf8)) }
+            try spool.acknowledge(through: try spool.peek(max: 3).last!.end)
+        }
+        // A crash mid-write leaves half a record at the end.
+        let segment = try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasPrefix("segment-") }!
+        let handle = try FileHandle(forWritingTo: dir.appendingPathComponent(segment))
+        handle.seekToEndOfFile()
+        handle.write(Data([0, 0, 0, 40, 1, 2, 3]))
+        try handle.close()
+
+        let reopened = try Spool(directory: dir)
+        let rest = try reopened.peek(max: 100).map { String(decoding: $0.value, as: UTF8.self) }
+        #expect(rest == (3..<10).map { "v\($0)" })
+        try reopened.append(key: [1], value: Array("after".utf8))
+        #expect(try reopened.peek(max: 100).last.map { String(decoding: $0.value, as: UTF8.self) } == "after")
+    }
+
+    @Test func refusesWhenFull() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spool = try Spool(directory: dir, maxBytes: 100, sync: .never)
+        try spool.append(key: [], value: [UInt8](repeating: 7, count: 50))
+        let error = #expect(throws: SpoolError.self) { try spool.append(key: [], value: [UInt8](repeating: 7, count: 50)) }
+        #expect(error?.kind == .full)
+    }
+}
+
+@Suite struct SpoolPrependTests {
+    @Test func prependedRecordsComeFirstAndSurviveReopening() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UInt64.random(in: 0...UInt64.max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            let spool = try Spool(directory: dir, sync: .never)
+            for i in 0..<6 { try spool.append(key: [], value: Array("new\(i)".utf8)) }
+            try spool.acknowledge(through: try spool.peek(max: 2).last!.end)  // new0, new1 delivered
+            try spool.prepend([(key: [], value: Array("old0".utf8)), (key: [], value: Array("old1".utf8))])
+            #expect(try spool.peek(max: 100).map { String(decoding: $0.value, as: UTF8.self) } == ["old0", "old1", "new2", "new3", "new4", "new5"])
+        }
+        let reopened = try Spool(directory: dir)
+        let all = try reopened.peek(max: 100)
+        #expect(all.map { String(decoding: $0.value, as: UTF8.self) } == ["old0", "old1", "new2", "new3", "new4", "new5"])
+        try reopened.acknowledge(through: all[2].end)
+        #expect(try reopened.peek(max: 100).map { String(decoding: $0.value, as: UTF8.self) } == ["new3", "new4", "new5"])
+        try reopened.acknowledge(through: all[5].end)
+        #expect(reopened.isEmpty)
+    }
+}
