@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C libraries from Debian (librdkafka-dev, libpq-dev, libhiredis-dev).
@@ -99,7 +100,13 @@ let package = Package(
         ),
 
         // Benchmark helpers for `make bench`.
-        .target(name: "GuardianBench", dependencies: ["GuardianEvents", "GuardianKafka", "GuardianSupport"]),
+        .target(
+            name: "GuardianBench",
+            dependencies: [
+                "GuardianEvents", "GuardianKafka", "GuardianSupport", "GuardianPublisher",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
 
         // HTTP: Prometheus /metrics (and, later, the query API).
         .target(

@@ -21,6 +21,8 @@ TICKS=$(getconf CLK_TCK)
 
 echo "== bench: $(nproc) cores, $(date -u +%FT%TZ), storage mode ${GUARDIAN_STORAGE_MODE:-?}"
 "$BIN" bench decode
+"$BIN" dev-broker-ctl topic "pub.$TOPIC" 12 3 >/dev/null
+"$BIN" bench publish --topic "pub.$TOPIC" --rate 5000 --seconds 10 --count 300000
 
 # Fresh databases: one for the worker, one for the floor; the same migrations in both.
 WDB="bench_worker_$$" FDB="bench_floor_$$" PDB="bench_python_$$"

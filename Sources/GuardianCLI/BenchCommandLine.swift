@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GuardianBench
 
 /// `guardian bench …`: helpers `make bench` (scripts/bench.sh) calls.
@@ -6,7 +7,27 @@ struct BenchCommandLine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark helpers used by `make bench`.",
-        subcommands: [Preload.self, WaitDrained.self, LowWatermarks.self, Decode.self])
+        subcommands: [Preload.self, WaitDrained.self, LowWatermarks.self, Decode.self, Publish.self])
+
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Publisher call latency at a steady rate, and its highest sustained rate.")
+        @OptionGroup var kafka: KafkaOptions
+        @Option var rate: Int = 5000
+        @Option var seconds: Int = 10
+        @Option var count: Int = 500_000
+
+        func run() async throws {
+            let spool = FileManager.default.temporaryDirectory.appendingPathComponent("bench-spool-\(getpid())")
+            defer { try? FileManager.default.removeItem(at: spool) }
+            let k = try kafka.configuration()
+            let l = try await PublisherBenchmark.callLatency(kafka: k, topic: kafka.resolvedTopic, rate: rate, duration: .seconds(seconds), spool: spool)
+            print(String(format: "publish: %d calls at %d/s: p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs (target: p99 < 50 µs)",
+                         l.calls, rate, l.p50Micros, l.p99Micros, l.p999Micros, l.maxMicros))
+            let m = try await PublisherBenchmark.maxRate(kafka: k, topic: kafka.resolvedTopic, count: count, spool: spool)
+            print(String(format: "publish: %d events as fast as one thread calls: %.0f calls/s, %.0f events/s delivered end to end (%d went through the spool)",
+                         count, m.calls, m.delivered, m.spooled))
+        }
+    }
 
     struct LowWatermarks: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "low-watermarks", abstract: "Messages the broker no longer holds, summed over partitions.")

@@ -106,6 +106,25 @@ import Testing
         await publisher.close()
     }
 
+    @Test func assignsSeqPerSymbolAndEventIDsWhenAsked() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir))
+        let template = GuardianEvent(eventID: EventID(high: 0, low: 0), symbol: "X", seq: 0, ts: 1, kind: .heartbeat)
+        var out: [GuardianEvent] = []
+        for i in 0..<30 {
+            var e = template
+            e.symbol = "SYM\(i % 3)"
+            out.append(publisher.publishAssigningIdentity(e, startingAt: i % 3 == 2 ? 100 : nil))
+        }
+        #expect(out.filter { $0.symbol == "SYM0" }.map(\.seq) == Array(0..<10))
+        #expect(out.filter { $0.symbol == "SYM2" }.map(\.seq) == Array(100..<110))
+        #expect(Set(out.map(\.eventID)).count == 30)
+        try await publisher.flush(timeout: .seconds(30))
+        #expect(publisher.counters.delivered == 30)
+        await publisher.close()
+    }
+
     @Test func aRestartDrainsTheSpoolItFinds() async throws {
         let dir = spoolDir()
         defer { try? FileManager.default.removeItem(at: dir) }
