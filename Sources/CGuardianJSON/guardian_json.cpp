@@ -81,6 +81,28 @@ void append_json_string(std::string &s, std::string_view v) {
     s.push_back('"');
 }
 
+// PostgreSQL text and jsonb cannot hold U+0000 (SQLSTATE 22021 / 22P05): such an event could never be
+// stored, so it is refused here, with the field named, instead of failing its whole batch later.
+bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+bool has_nul(simdjson::dom::element e) {
+    using T = simdjson::dom::element_type;
+    switch (e.type()) {
+    case T::STRING: { std::string_view s; e.get(s); return has_nul(s); }
+    case T::ARRAY: {
+        simdjson::dom::array a; e.get(a);
+        for (auto v : a) if (has_nul(v)) return true;
+        return false;
+    }
+    case T::OBJECT: {
+        simdjson::dom::object o; e.get(o);
+        for (auto f : o) if (has_nul(f.key) || has_nul(f.value)) return true;
+        return false;
+    }
+    default: return false;
+    }
+}
+
 }  // namespace
 
 extern "C" gj_decoder *gj_decoder_new(void) {
@@ -164,6 +186,7 @@ extern "C" int gj_decode(gj_decoder *d, const uint8_t *json, size_t len, gj_even
             if (type != T::STRING || value.get(s))
                 return fail(out, GJ_BAD_FIELD, nullable ? "'%.*s' must be a string or null, not %s" : "'%.*s' must be a string, not %s",
                             key, type_name(type));
+            if (has_nul(s)) return fail(out, GJ_INVALID, "'%.*s' contains U+0000 (NUL), which %s", key, "PostgreSQL text cannot store");
             gj_str g{s.data(), s.size()};
             switch (f) {
             case F_EVENT_ID: out->event_id = g; break;
@@ -177,9 +200,13 @@ extern "C" int gj_decode(gj_decoder *d, const uint8_t *json, size_t len, gj_even
         }
         case F_ATTRS:
             if (value.get(attrs_obj)) return fail(out, GJ_BAD_FIELD, "'%.*s' must be an object, not %s", key, type_name(type));
+            if (has_nul(value)) return fail(out, GJ_INVALID, "'%.*s' contains U+0000 (NUL), which %s", key, "PostgreSQL jsonb cannot store");
             has_attrs = true;
             break;
         case F_UNKNOWN:
+            if (has_nul(key)) return fail(out, GJ_INVALID, "a field name contains U+0000 (NUL), which %.*s%s", "PostgreSQL jsonb cannot store", "");
+            if (has_nul(value))
+                return fail(out, GJ_INVALID, "field '%.*s' contains U+0000 (NUL), which %s", key, "PostgreSQL jsonb cannot store");
             unknown.emplace_back(key, value);
             break;
         }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import GuardianHTTP
 import GuardianSupport
-import GuardianWorker
+@_spi(Testing) import GuardianWorker
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -35,26 +35,59 @@ struct WorkerCommandLine: AsyncParsableCommand {
     @Option(help: "Worker name in logs (env GUARDIAN_WORKER_ID, default worker-<pid>).")
     var workerID: String?
 
+    @Option(help: "Static group membership id (env GUARDIAN_INSTANCE_ID; sets group.instance.id): a worker restarted in place within the session timeout gets its partitions back without a rebalance. Unique per worker.")
+    var instanceID: String?
+
+    @Option(help: "Dead-letter topic (env GUARDIAN_DLQ_TOPIC, default <topic>.dlq).")
+    var deadLetterTopic: String?
+
+    @Option(help: "Buffer of consumed events awaiting their database write, in MB; over it partitions are paused (env GUARDIAN_BUFFER_MAX_MB, default 64).")
+    var bufferMaxMb: Int?
+
+    @Option(help: "Events larger than this are dead-lettered as oversized (env GUARDIAN_MAX_EVENT_BYTES, default 1000000).")
+    var maxEventBytes: Int?
+
+    @Option(help: "On SIGTERM, seconds the in-flight write may take before it is abandoned (env GUARDIAN_SHUTDOWN_TIMEOUT_SECONDS, default 20).")
+    var shutdownTimeoutSeconds: Int?
+
+    @Option(help: .hidden)
+    var testCrashAfterDbCommits: Int?
+
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.worker")
         let defaults = WorkerConfiguration()
+        var kafkaConfiguration = try kafka.configuration()
+        if let instance = instanceID ?? Env.string("GUARDIAN_INSTANCE_ID") {
+            kafkaConfiguration.properties["group.instance.id"] = instance
+        }
         let configuration = WorkerConfiguration(
-            kafka: try kafka.configuration(), topic: kafka.topic, group: group,
+            kafka: kafkaConfiguration, topic: kafka.topic, group: group,
             postgres: store.postgres, redis: store.redis,
             batch: BatchPolicy(
                 maxEvents: batchMaxEvents ?? defaults.batch.maxEvents,
                 maxAge: batchMaxAgeMs.map { .milliseconds($0) } ?? defaults.batch.maxAge),
-            storage: try store.storage(), metricsHost: metricsHost, metricsPort: metricsPort, workerID: workerID)
+            storage: try store.storage(), metricsHost: metricsHost, metricsPort: metricsPort, workerID: workerID,
+            deadLetterTopic: deadLetterTopic, maxBufferedBytes: bufferMaxMb.map { $0 << 20 },
+            shutdownTimeout: .seconds(shutdownTimeoutSeconds ?? Env.int("GUARDIAN_SHUTDOWN_TIMEOUT_SECONDS") ?? 20),
+            maxEventBytes: maxEventBytes)
 
+        // A busy metrics address fails here, before joining the group, with what to change.
+        if configuration.metricsPort > 0 {
+            try ListenAddress.checkAvailable(
+                host: configuration.metricsHost, port: configuration.metricsPort,
+                setting: "GUARDIAN_METRICS_PORT / --metrics-port (0 turns /metrics off; give each worker on a host its own port)")
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsServer.bootstrap(registry: registry)
-        let worker = Worker(configuration: configuration, logger: logger)
+        let worker = Worker(configuration: configuration, logger: logger,
+                            testHooks: WorkerTestHooks(crashAfterDatabaseCommits: testCrashAfterDbCommits))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup),
         ]
         if configuration.metricsPort > 0 {
             let http = MetricsServer.application(
-                registry: registry, host: configuration.metricsHost, port: configuration.metricsPort, logger: logger)
+                registry: registry, host: configuration.metricsHost, port: configuration.metricsPort, logger: logger,
+                readiness: { let h = worker.health; return (h.ready, h.json) })
             services.append(.init(service: http, failureTerminationBehavior: .cancelGroup))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -10,19 +10,32 @@ public final class EventDecoder {
     private let decoder: OpaquePointer?
     private var out = gj_event()
 
-    public init() {
+    /// Events larger than this many bytes of JSON are refused as `oversized`.
+    public let maxEventBytes: Int
+
+    /// A decoder refusing events over `maxEventBytes` (default `GuardianEvent.defaultMaxEventBytes`).
+    public init(maxEventBytes: Int = GuardianEvent.defaultMaxEventBytes) {
         decoder = gj_decoder_new()
+        self.maxEventBytes = maxEventBytes
     }
 
     deinit { gj_decoder_free(decoder) }
 
+    /// False when the decoder could not allocate its buffers: every decode would fail, through no
+    /// fault of the events. Check it before consuming.
+    public var isUsable: Bool { decoder != nil }
+
     /// Decodes one message value. `key`, when given, must equal the event's symbol.
     public func decode(_ bytes: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer? = nil) -> Result<GuardianEvent, EventRejection> {
-        guard let decoder else { return .failure(EventRejection(.malformed, "the JSON decoder could not allocate its buffers (out of memory)")) }
+        guard let decoder else { return .failure(EventRejection(.decoderUnavailable, "the JSON decoder could not allocate its buffers (out of memory)")) }
+        guard bytes.count <= maxEventBytes else {
+            return .failure(EventRejection(.oversized, "the event is \(bytes.count) bytes, over the \(maxEventBytes)-byte limit"))
+        }
         let rc = gj_decode(decoder, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, &out)
         if rc != GJ_OK {
             let text = withUnsafeBytes(of: out.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            return .failure(EventRejection(rc == GJ_MALFORMED ? .malformed : .badField, text))
+            let reason: EventRejection.Reason = rc == GJ_MALFORMED ? .malformed : rc == GJ_INVALID ? .invalidValue : .badField
+            return .failure(EventRejection(reason, text))
         }
         return validate(key: key)
     }

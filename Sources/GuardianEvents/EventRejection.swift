@@ -16,6 +16,12 @@ public struct EventRejection: GuardianError, Equatable {
         case unsupportedVersion = "unsupported_version"
         /// The message key is not the event's symbol.
         case keyMismatch = "key_mismatch"
+        /// The message is larger than the event size limit.
+        case oversized
+        /// PostgreSQL refused the event itself (a data error, SQLSTATE class 22 or 23).
+        case databaseRefused = "database_refused"
+        /// The decoder could not run (out of memory): not the event's fault, so never dead-lettered.
+        case decoderUnavailable = "decoder_unavailable"
     }
 
     public let reason: Reason
@@ -27,4 +33,7 @@ public struct EventRejection: GuardianError, Equatable {
     }
 
     public var code: String { "event.\(reason.rawValue)" }
+
+    /// Whether the message itself is at fault (dead-letter it); false for a failure of this process.
+    public var isPoison: Bool { reason != .decoderUnavailable }
 }

@@ -2,6 +2,9 @@
 public struct GuardianEvent: Sendable, Equatable {
     /// The schema version this model implements.
     public static let schemaVersion: Int64 = 1
+    /// The default size limit of one encoded event: under Kafka's default `message.max.bytes`
+    /// (1,048,588) with room for the key, headers and record overhead.
+    public static let defaultMaxEventBytes = 1_000_000
 
     /// The idempotency key.
     public var eventID: EventID

@@ -19,8 +19,11 @@ public enum MetricsServer {
 
     /// The HTTP application (a ServiceLifecycle service) listening on `host:port`.
     /// `onRunning` receives the bound port (useful with port 0).
+    /// `readiness` answers `GET /readyz`: ready or not (200 / 503) and a JSON body; `/healthz` (and
+    /// `/health`) answer `ok` while the process serves HTTP at all.
     public static func application(
         registry: PrometheusCollectorRegistry, host: String, port: Int, logger: Logger,
+        readiness: @escaping @Sendable () -> (ready: Bool, json: String) = { (true, #"{"ready":true}"#) },
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
@@ -31,6 +34,14 @@ public enum MetricsServer {
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         router.get("health") { _, _ -> String in "ok\n" }
+        router.get("healthz") { _, _ -> String in "ok\n" }
+        router.get("readyz") { _, _ -> Response in
+            let (ready, json) = readiness()
+            return Response(
+                status: ready ? .ok : .serviceUnavailable,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: json + "\n")))
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),

@@ -59,7 +59,7 @@ public final class KafkaAdmin: Sendable {
         if let existing = probes.withLock({ $0[groupID] }) { return existing }
         var defaults = KafkaConsumer.defaultProperties
         defaults["group.id"] = groupID
-        let handle = try KafkaHandle(type: RD_KAFKA_CONSUMER, conf: configuration.makeConf(defaults: defaults))
+        let handle = try KafkaHandle(type: RD_KAFKA_CONSUMER, conf: configuration.makeConf(defaults: defaults, enforced: KafkaConsumer.enforcedProperties))
         return probes.withLock { cache in
             if let raced = cache[groupID] { return raced }
             cache[groupID] = handle

@@ -26,9 +26,15 @@ public struct KafkaConfiguration: Sendable {
         return result
     }
 
-    /// Builds an `rd_kafka_conf_t` with `defaults`, then the bootstrap servers, then `properties`.
-    /// The caller owns the result until it is handed to `rd_kafka_new`.
-    func makeConf(defaults: [String: String]) throws(KafkaError) -> OpaquePointer {
+    /// Builds an `rd_kafka_conf_t` with `defaults`, then the bootstrap servers, then `properties`, then
+    /// `enforced` (safety settings a client relies on: `properties` may not override them, and trying is
+    /// an error rather than a silent change). The caller owns the result until it is handed to `rd_kafka_new`.
+    func makeConf(defaults: [String: String], enforced: [String: String] = [:]) throws(KafkaError) -> OpaquePointer {
+        for (k, v) in enforced {
+            if let given = properties[k], given != v {
+                throw KafkaError(.configuration, "\(k)=\(given) is not allowed: this client relies on \(k)=\(v) (offsets are committed only after the writes are durable)")
+            }
+        }
         guard let conf = rd_kafka_conf_new() else {
             throw KafkaError(.configuration, "rd_kafka_conf_new returned NULL (out of memory)")
         }
@@ -36,6 +42,7 @@ public struct KafkaConfiguration: Sendable {
         all["bootstrap.servers"] = bootstrapServers
         all["client.software.name"] = "guardian-fleet"
         for (k, v) in properties { all[k] = v }
+        for (k, v) in enforced { all[k] = v }
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
             var errstr = [CChar](repeating: 0, count: 512)
             let rc = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)

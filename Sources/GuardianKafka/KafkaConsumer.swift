@@ -16,8 +16,6 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// librdkafka defaults this client sets; `KafkaConfiguration.properties` override them.
     public static let defaultProperties: [String: String] = [
-        "enable.auto.commit": "false",
-        "enable.auto.offset.store": "false",
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "enable.partition.eof": "false",
@@ -29,13 +27,54 @@ public final class KafkaConsumer: @unchecked Sendable {
         "queued.max.messages.kbytes": "32768",
     ]
 
+    /// Decides where newly assigned partitions start reading, given what the group committed and what
+    /// the log holds; returns only the partitions to move (the rest start from their committed offset,
+    /// or `auto.offset.reset` when there is none). Runs on the consumer thread, inside a poll; it may block.
+    public typealias StartOffsetResolver = @Sendable ([AssignedPartition]) -> [TopicPartitionOffset]
+
+    /// Settings `--kafka` cannot override: offsets are committed by the caller, only once durable.
+    public static let enforcedProperties: [String: String] = [
+        "enable.auto.commit": "false",
+        "enable.auto.offset.store": "false",
+    ]
+
     /// State touched from librdkafka's rebalance callback; only ever used on the consumer thread.
     private final class Callbacks: @unchecked Sendable {
         let handler: RebalanceHandler
+        let resolver: StartOffsetResolver?
         var pendingErrors: [KafkaConsumerError] = []
         /// Whether an assignment was ever received (see `KafkaConsumer.close`).
         let sawAssignment = Atomic<Bool>(false)
-        init(handler: @escaping RebalanceHandler) { self.handler = handler }
+        init(handler: @escaping RebalanceHandler, resolver: StartOffsetResolver?) {
+            self.handler = handler
+            self.resolver = resolver
+        }
+
+        /// Asks the resolver where `partitions` should start and writes its answer into the list.
+        func resolveStartOffsets(rk: OpaquePointer, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+            guard let resolver else { return }
+            let tps = PartitionList.read(partitions).map { $0.0.topicPartition }
+            guard !tps.isEmpty else { return }
+            do {
+                let committed = try KafkaConsumer.committedSync(rk: rk, tps, timeoutMs: 10_000)
+                var infos: [AssignedPartition] = []
+                for c in committed {
+                    var low: Int64 = 0, high: Int64 = 0
+                    let err = rd_kafka_query_watermark_offsets(rk, c.topic, c.partition, &low, &high, 10_000)
+                    guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                        throw KafkaError(.query, context: "watermarks of \(c.topicPartition)", err: err)
+                    }
+                    infos.append(AssignedPartition(topicPartition: c.topicPartition, committed: c.offset, low: low, high: high))
+                }
+                for o in resolver(infos) {
+                    guard let offset = o.offset, let element = rd_kafka_topic_partition_list_find(partitions, o.topic, o.partition) else { continue }
+                    element.pointee.offset = offset
+                }
+            } catch {
+                pendingErrors.append(KafkaConsumerError(error: KafkaError(.rebalance,
+                    "could not check the committed offsets of the assigned partitions; they start from their committed offsets: \(error)")))
+            }
+        }
 
         func rebalance(rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
             let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
@@ -43,6 +82,7 @@ public final class KafkaConsumer: @unchecked Sendable {
             switch err {
             case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
                 sawAssignment.store(true, ordering: .relaxed)
+                resolveStartOffsets(rk: rk, partitions: partitions)
                 if cooperative {
                     if let e = rd_kafka_incremental_assign(rk, partitions) {
                         pendingErrors.append(KafkaConsumerError(error: KafkaError(.rebalance, context: "incremental assign", consuming: e)))
@@ -93,17 +133,18 @@ public final class KafkaConsumer: @unchecked Sendable {
     public init(
         configuration: KafkaConfiguration,
         groupID: String,
+        startOffsets: StartOffsetResolver? = nil,
         onRebalance: @escaping RebalanceHandler = { _ in [] }
     ) throws(KafkaError) {
         guard !groupID.isEmpty else { throw KafkaError(.configuration, "the consumer group id must not be empty") }
         var defaults = Self.defaultProperties
         defaults["group.id"] = groupID
-        let conf = try configuration.makeConf(defaults: defaults)
+        let conf = try configuration.makeConf(defaults: defaults, enforced: Self.enforcedProperties)
         rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
             guard let rk, let partitions, let opaque else { return }
             Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue().rebalance(rk: rk, err: err, partitions: partitions)
         }
-        let callbacks = Callbacks(handler: onRebalance)
+        let callbacks = Callbacks(handler: onRebalance, resolver: startOffsets)
         let handle = try KafkaHandle(type: RD_KAFKA_CONSUMER, conf: conf, callbackContext: callbacks)
         // Route the main queue (rebalances, errors) to the consumer queue that `poll` serves.
         rd_kafka_poll_set_consumer(handle.pointer)

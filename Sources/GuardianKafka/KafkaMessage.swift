@@ -53,3 +53,21 @@ public enum RebalanceEvent: Sendable, Equatable {
     /// already own them, so nothing can be committed for them.
     case lost([TopicPartition])
 }
+
+/// A partition being assigned to a consumer, with what its group committed and what the log holds.
+public struct AssignedPartition: Sendable, Equatable {
+    public var topicPartition: TopicPartition
+    /// The group's committed offset (next to read), nil when none.
+    public var committed: Int64?
+    /// The oldest offset the log still holds (low watermark).
+    public var low: Int64
+    /// The end of the log (high watermark).
+    public var high: Int64
+
+    public init(topicPartition: TopicPartition, committed: Int64?, low: Int64, high: Int64) {
+        self.topicPartition = topicPartition
+        self.committed = committed
+        self.low = low
+        self.high = high
+    }
+}

@@ -50,10 +50,11 @@ public final class KafkaProducer: Sendable {
     /// keep it short. `onError` receives client-level errors (e.g. all brokers down), from the same thread.
     public init(
         configuration: KafkaConfiguration,
+        enforced: [String: String] = [:],
         onDelivery: @escaping @Sendable (DeliveryReport) -> Void = { _ in },
         onError: @escaping @Sendable (KafkaError) -> Void = { _ in }
     ) throws(KafkaError) {
-        let conf = try configuration.makeConf(defaults: Self.defaultProperties)
+        let conf = try configuration.makeConf(defaults: Self.defaultProperties, enforced: enforced)
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
             guard let message, let opaque else { return }
             let callbacks = Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue()
@@ -122,6 +123,58 @@ public final class KafkaProducer: Sendable {
         }
         if rc != 0 {
             throw KafkaError(.produce, context: "could not enqueue a message for \(topic)", err: rd_kafka_last_error())
+        }
+        return id
+    }
+
+    /// Enqueues one message with headers and, optionally, an explicit timestamp (milliseconds since
+    /// the epoch; default: the producer's clock). Returns its id, like `produce(topic:key:value:)`.
+    @discardableResult
+    public func produce(
+        topic: String, key: [UInt8]?, value: [UInt8], headers: [(String, [UInt8])], timestampMs: Int64? = nil,
+        partition: Int32? = nil
+    ) throws(KafkaError) -> UInt64 {
+        guard !closed.load(ordering: .relaxed) else { throw KafkaError(.closed, "the producer is closed") }
+        let rkt = try topicHandle(topic)
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let list = rd_kafka_headers_new(headers.count)
+        for (name, bytes) in headers {
+            _ = bytes.withUnsafeBytes { rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) }
+        }
+        let error: OpaquePointer? = value.withUnsafeBytes { v in
+            (key ?? []).withUnsafeBytes { k in
+                var args = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
+                args[0].vtype = RD_KAFKA_VTYPE_RKT
+                args[0].u.rkt = rkt
+                args[1].vtype = RD_KAFKA_VTYPE_PARTITION
+                args[1].u.i32 = partition ?? RD_KAFKA_PARTITION_UA
+                args[2].vtype = RD_KAFKA_VTYPE_VALUE
+                args[2].u.mem.ptr = UnsafeMutableRawPointer(mutating: v.baseAddress)
+                args[2].u.mem.size = v.count
+                args[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                args[3].u.i = RD_KAFKA_MSG_F_COPY
+                args[4].vtype = RD_KAFKA_VTYPE_OPAQUE
+                args[4].u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(id))
+                args[5].vtype = RD_KAFKA_VTYPE_HEADERS
+                args[5].u.headers = list
+                args[6].vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                args[6].u.i64 = timestampMs ?? 0
+                var count = 6
+                if timestampMs != nil { count = 7 }
+                if key != nil {
+                    args.append(rd_kafka_vu_t())
+                    args[count].vtype = RD_KAFKA_VTYPE_KEY
+                    args[count].u.mem.ptr = UnsafeMutableRawPointer(mutating: k.baseAddress)
+                    args[count].u.mem.size = k.count
+                    count += 1
+                }
+                return rd_kafka_produceva(handle.pointer, args, count)
+            }
+        }
+        if let error {
+            // On failure the headers were not taken over.
+            rd_kafka_headers_destroy(list)
+            throw KafkaError(.produce, context: "could not enqueue a message for \(topic)", consuming: error)
         }
         return id
     }

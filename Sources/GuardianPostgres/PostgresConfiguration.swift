@@ -11,10 +11,40 @@ public struct PostgresConfiguration: Sendable {
     /// `application_name` reported to the server (a value in the URI wins). Default `guardian`.
     public var applicationName: String
 
-    public init(uri: String? = nil, connectTimeoutSeconds: Int = 5, applicationName: String = "guardian") {
+    /// Longest a statement may run before the server cancels it (SQLSTATE 57014, retried by the
+    /// worker), so a stuck write cannot hang a worker or its shutdown. 0 = no limit. Default 60 s.
+    public var statementTimeout: Duration
+    /// A connection whose sent data stays unacknowledged this long is dropped (Linux
+    /// `TCP_USER_TIMEOUT`), and idle connections are probed by TCP keepalives: a half-open connection
+    /// (server host gone, network cut) fails within about this long instead of minutes. Default 30 s.
+    public var tcpUserTimeout: Duration
+
+    public init(
+        uri: String? = nil, connectTimeoutSeconds: Int = 5, applicationName: String = "guardian",
+        statementTimeout: Duration = .seconds(60), tcpUserTimeout: Duration = .seconds(30)
+    ) {
         self.uri = uri ?? Env.string("TIMESCALEDB_URI") ?? "postgresql://guardian@127.0.0.1:5432/guardian"
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.applicationName = applicationName
+        self.statementTimeout = statementTimeout
+        self.tcpUserTimeout = tcpUserTimeout
+    }
+
+    /// libpq connection keywords applied before the URI's own (a setting in the URI wins).
+    var connectionKeywords: [(String, String)] {
+        let userTimeoutMs = tcpUserTimeout.components.seconds * 1000 + tcpUserTimeout.components.attoseconds / 1_000_000_000_000_000
+        let idle = max(1, userTimeoutMs / 3000)
+        let statementMs = statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        return [
+            ("connect_timeout", String(connectTimeoutSeconds)),
+            ("application_name", applicationName),
+            ("keepalives", "1"),
+            ("keepalives_idle", String(idle)),
+            ("keepalives_interval", String(idle)),
+            ("keepalives_count", "3"),
+            ("tcp_user_timeout", String(userTimeoutMs)),
+            ("options", "-c statement_timeout=\(statementMs)"),
+        ]
     }
 
     /// The URI with any password replaced by `***`, safe for logs and error messages.

@@ -55,8 +55,8 @@ public final class PostgresConnection: Sendable {
         }
         PQconninfoFree(options)
         // Keywords are applied in order and the expanded URI comes last, so its own settings win.
-        let keywords = ["connect_timeout", "application_name", "dbname"]
-        let values = [String(configuration.connectTimeoutSeconds), configuration.applicationName, configuration.uri]
+        let keywords = configuration.connectionKeywords.map(\.0) + ["dbname"]
+        let values = configuration.connectionKeywords.map(\.1) + [configuration.uri]
         let kw = keywords.map { strdup($0) } + [nil]
         let vs = values.map { strdup($0) } + [nil]
         defer { (kw + vs).forEach { free($0) } }

@@ -49,7 +49,7 @@ public struct PostgresSession: ~Copyable {
             }
         }
         if PQputCopyEnd(conn, sendError) != 1 {
-            throw PostgresError(.copy, "COPY could not be finished: \(lastError())")
+            throw PostgresError(connectionKind(.copy), "COPY could not be finished: \(lastError())")
         }
         // Collect the final result(s): the COPY's own, then NULL.
         var result = PostgresResult()
@@ -58,7 +58,7 @@ public struct PostgresSession: ~Copyable {
             do throws(PostgresError) { result = try consume(res, sql: sql) } catch { failure = failure ?? error }
         }
         if let failure { throw failure }
-        if let sendError { throw PostgresError(.copy, "COPY data could not be sent: \(sendError)") }
+        if let sendError { throw PostgresError(connectionKind(.copy), "COPY data could not be sent: \(sendError)") }
         return result.affectedRows
     }
 
@@ -66,6 +66,11 @@ public struct PostgresSession: ~Copyable {
     public var inTransaction: Bool {
         let s = PQtransactionStatus(conn)
         return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE
+    }
+
+    /// `.closed` when the connection itself broke (so the caller retries on a new one), else `kind`.
+    private func connectionKind(_ kind: PostgresError.Kind) -> PostgresError.Kind {
+        PQstatus(conn) == CONNECTION_BAD ? .closed : kind
     }
 
     func lastError() -> String {
@@ -97,7 +102,7 @@ public struct PostgresSession: ~Copyable {
             let sqlState = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
             var text = String(cString: PQresultErrorMessage(res)).trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { text = lastError() }
-            let kind: PostgresError.Kind = PQstatus(conn) == CONNECTION_BAD ? .closed : .query
+            let kind = connectionKind(.query)
             throw PostgresError(kind, "\(text) (in: \(sql.prefix(120)))", sqlState: sqlState)
         }
     }

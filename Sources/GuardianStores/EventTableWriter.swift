@@ -74,16 +74,21 @@ public final class EventTableWriter: Sendable {
     /// Writes a prepared payload of `count` rows durably (committed) and returns how many were new.
     /// `checkpoints` (topic, partition, next offset) are recorded in `guardian_checkpoints` in the same
     /// transaction, never moving back.
-    public func write(payload: [UInt8], count: Int, checkpoints: [(topic: String, partition: Int32, nextOffset: Int64)] = []) async throws -> Result {
-        guard count > 0 || !checkpoints.isEmpty else { return Result(staged: 0, inserted: 0) }
-        let checkpointSQL = Self.checkpointStatement(checkpoints)
+    /// `deadLetters` are recorded in `guardian_dead_letters` in the same transaction.
+    public func write(
+        payload: [UInt8], count: Int, checkpoints: [(topic: String, partition: Int32, nextOffset: Int64)] = [],
+        deadLetters: [DeadLetter] = []
+    ) async throws -> Result {
+        guard count > 0 || !checkpoints.isEmpty || !deadLetters.isEmpty else { return Result(staged: 0, inserted: 0) }
+        let checkpointSQL = [Self.checkpointStatement(checkpoints), DeadLetter.insertStatement(deadLetters)]
+            .compactMap { $0 }.joined(separator: ";\n")
         let list = Self.columnList
         let prepare = !prepared.withLock { $0 }
         let now = ContinuousClock.now
         let tryDirect = mergeUntil.withLock { until in until.map { now >= $0 } ?? true }
         // Round trips matter per batch: BEGIN, COPY, then the checkpoint and COMMIT in one message. A COPY
         // rejected by the unique key aborts that transaction; the batch is then merged in a new one.
-        let finishSQL = (checkpointSQL.map { $0 + ";\n" } ?? "") + "COMMIT"
+        let finishSQL = (checkpointSQL.isEmpty ? "" : checkpointSQL + ";\n") + "COMMIT"
         let (result, conflicted, madeStaging) = try await connection.withSession { session -> (Result, Bool, Bool) in
             var conflicted = false
             if count > 0 && tryDirect {

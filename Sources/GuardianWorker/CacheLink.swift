@@ -1,46 +1,90 @@
+import GuardianEvents
 import GuardianRedis
 import GuardianStores
 import Logging
 import Synchronization
 
 /// The worker's link to the Redis state cache. Redis being down must never stop persistence:
-/// when a write fails the link drops the connection, reports the cache stale, and reconnects in the
-/// background (every `retryInterval`) while the worker keeps persisting and committing.
+/// an update that cannot be applied marks the cache stale and is remembered (the newest event per
+/// symbol), and the link reconnects in the background. On reconnect it re-syncs: the newest stored
+/// row of every symbol from the database (Redis may have come back empty, or missed other workers'
+/// updates), then the remembered events, all through the seq guard, so state never moves back; only
+/// then is the cache fresh again. At start the database re-sync runs when `guardian:symbols` is empty.
 final class CacheLink: Sendable {
     private struct State {
         var cache: StateCache?
         var reconnecting = false
-        var stale = false
+        /// True from the moment an update is missed (or Redis is unreachable at start) until a re-sync finished.
+        var stale = true
+        /// Whether a connection was ever made (the first one re-syncs only when Redis is empty).
+        var everConnected = false
+        /// The newest event per symbol whose update was missed.
+        var missed: [String: GuardianEvent] = [:]
     }
+
+    /// Reads the newest stored event of every symbol (the database side of a re-sync).
+    typealias LatestRows = @Sendable () async throws -> [GuardianEvent]
 
     private let state = Mutex(State())
     private let configuration: RedisConfiguration
     private let logger: Logger
     private let retryInterval: Duration
+    private let latestRows: LatestRows
+    private let onChange: @Sendable (_ connected: Bool, _ stale: Bool) -> Void
 
-    init(configuration: RedisConfiguration, logger: Logger, retryInterval: Duration = .seconds(1)) {
+    init(
+        configuration: RedisConfiguration, logger: Logger, retryInterval: Duration = .seconds(1),
+        latestRows: @escaping LatestRows, onChange: @escaping @Sendable (_ connected: Bool, _ stale: Bool) -> Void = { _, _ in }
+    ) {
         self.configuration = configuration
         self.logger = logger
         self.retryInterval = retryInterval
+        self.latestRows = latestRows
+        self.onChange = onChange
     }
 
-    /// True while updates are being missed (Redis unreachable since the last failure).
+    /// True while the cache may lag what was consumed (updates missed, re-sync pending).
     var isStale: Bool { state.withLock { $0.stale } }
+    /// True while connected to Redis.
+    var isConnected: Bool { state.withLock { $0.cache != nil } }
 
-    /// The cache when connected; nil (and a reconnect under way) otherwise.
-    func current() -> StateCache? {
-        let (cache, start) = state.withLock { s -> (StateCache?, Bool) in
-            if let c = s.cache { return (c, false) }
-            if s.reconnecting { return (nil, false) }
+    /// Starts connecting (and re-syncing) in the background.
+    func start() {
+        if state.withLock({ s -> Bool in
+            if s.reconnecting || s.cache != nil { return false }
             s.reconnecting = true
-            return (nil, true)
-        }
-        if start { startReconnecting() }
-        return cache
+            return true
+        }) { startReconnecting() }
     }
 
-    /// A write failed: forget the connection and reconnect in the background.
-    func failed(_ error: Error) {
+    /// Applies the newest event per symbol of `events`; when Redis is unreachable they are remembered
+    /// for the re-sync. Returns the time the Redis round trip took, when one was made.
+    func apply(_ events: [GuardianEvent]) async -> Duration? {
+        guard !events.isEmpty else { return nil }
+        guard let cache = state.withLock({ $0.cache }) else {
+            remember(events)
+            return nil
+        }
+        let start = ContinuousClock.now
+        do {
+            try await cache.apply(events)
+            return ContinuousClock.now - start
+        } catch {
+            remember(events)
+            failed(error)
+            return nil
+        }
+    }
+
+    private func remember(_ events: [GuardianEvent]) {
+        state.withLock { s in
+            s.stale = true
+            for e in StateCache.latestPerSymbol(events) where (s.missed[e.symbol]?.seq ?? -1) < e.seq { s.missed[e.symbol] = e }
+        }
+    }
+
+    /// A write failed: forget the connection and reconnect (and re-sync) in the background.
+    private func failed(_ error: Error) {
         let start = state.withLock { s -> Bool in
             s.cache = nil
             s.stale = true
@@ -48,35 +92,64 @@ final class CacheLink: Sendable {
             s.reconnecting = true
             return true
         }
-        logger.error("Redis state update failed; the cache is stale until Redis answers again (persistence continues)",
+        onChange(false, true)
+        logger.error("Redis state update failed; the cache is stale until Redis answers again and is re-synced (persistence continues)",
                      metadata: ["error": "\(error)"])
         if start { startReconnecting() }
     }
 
     private func startReconnecting() {
+        onChange(false, isStale)
         Task.detached { [self] in
             while !Task.isCancelled {
                 do {
                     let connection = try await RedisConnection.connect(configuration)
-                    state.withLock { s in
-                        s.cache = StateCache(connection: connection)
-                        s.reconnecting = false
-                    }
-                    logger.notice("connected to Redis", metadata: ["redis": "\(configuration.address)"])
+                    let cache = StateCache(connection: connection)
+                    let synced = try await resync(cache)
+                    logger.notice("connected to Redis; state cache in sync", metadata: [
+                        "redis": "\(configuration.address)", "resynced_symbols": "\(synced)"])
+                    onChange(true, false)
                     return
                 } catch {
-                    logger.debug("Redis still unreachable", metadata: ["error": "\(error)"])
+                    logger.debug("Redis not usable yet", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: retryInterval)
                 }
             }
         }
     }
 
-    /// A write succeeded. Returns true when the cache was stale until now (it missed updates).
-    func succeeded() -> Bool {
-        state.withLock { s in
-            defer { s.stale = false }
-            return s.stale
+    /// Brings a fresh connection's cache up to date, then makes it the live one. Returns the number
+    /// of symbols written.
+    private func resync(_ cache: StateCache) async throws -> Int {
+        let first = state.withLock { !$0.everConnected }
+        var written = 0
+        let empty = (try await cache.connection.command(["SCARD", StateCache.symbolsKey]).integer ?? 0) == 0
+        if !first || empty {
+            let rows = try await latestRows()
+            for chunk in stride(from: 0, to: rows.count, by: 1000) {
+                written += try await cache.apply(rows[chunk..<min(rows.count, chunk + 1000)])
+            }
+        }
+        // Updates missed meanwhile (some may arrive while this runs): apply until none is left, then go live.
+        while true {
+            let missed = state.withLock { s -> [GuardianEvent]? in
+                if s.missed.isEmpty {
+                    s.cache = cache
+                    s.reconnecting = false
+                    s.stale = false
+                    s.everConnected = true
+                    return nil
+                }
+                defer { s.missed.removeAll() }
+                return Array(s.missed.values)
+            }
+            guard let missed else { return written }
+            do {
+                written += try await cache.apply(missed)
+            } catch {
+                remember(missed)
+                throw error
+            }
         }
     }
 }

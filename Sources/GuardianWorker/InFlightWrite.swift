@@ -1,18 +1,26 @@
 import Dispatch
 import Synchronization
 
-/// A decoded batch whose database write is under way. The rebalance callback (on the consumer
-/// thread) can wait for it, so a revoked partition's in-flight batch is finished and committed
-/// before the partition moves.
+/// A batch whose database write is under way. The rebalance callback (on the consumer thread) can
+/// wait for it, so a revoked partition's in-flight batch is finished and committed before the
+/// partition moves — unless the write is failing (database down), when waiting would only hold up
+/// the whole group's rebalance.
 final class InFlightWrite: Sendable {
-    let batch: DecodedBatch
+    let batch: PipelineBatch
     private let outcome = Mutex<Bool?>(nil)
+    private let failingFlag = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
-    init(batch: DecodedBatch) { self.batch = batch }
+    init(batch: PipelineBatch) { self.batch = batch }
 
     /// Whether the write became durable (false while unfinished or when it was abandoned).
     var isDurable: Bool { outcome.withLock { $0 } ?? false }
+
+    /// True while the write is retrying after a database failure.
+    var isFailing: Bool {
+        get { failingFlag.load(ordering: .relaxed) }
+        set { failingFlag.store(newValue, ordering: .relaxed) }
+    }
 
     /// Records the outcome once and wakes any waiter.
     func finish(durable: Bool) {

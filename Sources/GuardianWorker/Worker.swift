@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Foundation
 import GuardianEvents
 import GuardianSupport
@@ -12,15 +13,19 @@ import Metrics
 import ServiceLifecycle
 import Synchronization
 
-/// One worker process's pipeline, as a ServiceLifecycle service:
+/// One worker process's pipeline, as a ServiceLifecycle service.
 ///
-/// poll a batch (count/age) → decode and validate → write durably to TimescaleDB (one transaction,
-/// idempotent) → update the Redis state cache (best effort) → commit, per partition, the offset after
-/// the last durable message.
+/// Two loops around one pure state machine (`PipelineStateMachine`):
+/// - the **consumer loop** polls (always — heartbeats and rebalances are served even while the
+///   database is down), decodes, queues the batch in a bounded buffer, updates the Redis state cache,
+///   pauses or resumes partitions as the buffer fills and drains, and commits what became durable;
+/// - the **writer loop** writes the queued batches, one at a time and in order, durably
+///   (`DurableWriter`: rows, dead letters and checkpoints in one transaction; database failures
+///   retried on a fresh connection; rows the database refuses because of themselves dead-lettered).
 ///
-/// An offset is committed only after its event is in the database (or, for an invalid message, after
-/// it was counted and logged). On graceful shutdown (SIGTERM) the current batch finishes, its offsets
-/// are committed and the worker leaves the group.
+/// An offset is committed only after its event is in the database or dead-lettered. On graceful
+/// shutdown (SIGTERM) the in-flight write gets `shutdownTimeout` to finish, what is durable is
+/// committed, and the worker leaves the group.
 public final class Worker: Service, Sendable {
     /// Counts for tests, the demo and logs.
     public struct Statistics: Sendable, Equatable {
@@ -28,33 +33,51 @@ public final class Worker: Service, Sendable {
         public var persisted = 0
         public var duplicates = 0
         public var rejected = 0
+        public var deadLettered = 0
         public var batches = 0
         public var commits = 0
+        /// Partitions that started from `guardian_checkpoints` because their committed offset was unusable.
+        public var checkpointRestores = 0
+        /// Database write attempts that failed and were retried.
+        public var writeRetries = 0
     }
 
     public let configuration: WorkerConfiguration
     private let logger: Logger
-    private let tracker = Mutex(CommitTracker())
+    private let hooks: WorkerTestHooks
+    private let machine: Mutex<PipelineStateMachine>
     private let stats = Mutex(Statistics())
+    private let healthState = Mutex(WorkerHealth())
     private let stopRequested = Atomic<Bool>(false)
+    /// Set once the shutdown deadline passed: the in-flight write is abandoned.
+    private let abandonWrites = Atomic<Bool>(false)
     private let metrics = WorkerMetrics()
     /// The batch being written, visible to the rebalance callback.
     private let currentWrite = Mutex<InFlightWrite?>(nil)
 
-    public init(configuration: WorkerConfiguration, logger: Logger) {
+    public convenience init(configuration: WorkerConfiguration, logger: Logger) {
+        self.init(configuration: configuration, logger: logger, testHooks: WorkerTestHooks())
+    }
+
+    @_spi(Testing) public init(configuration: WorkerConfiguration, logger: Logger, testHooks: WorkerTestHooks) {
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
         self.logger = logger
+        self.hooks = testHooks
+        self.machine = Mutex(PipelineStateMachine(maxBufferedBytes: configuration.maxBufferedBytes))
     }
 
     /// What this worker has done so far.
     public var statistics: Statistics { stats.withLock { $0 } }
 
     /// The partitions this worker owns now.
-    public var ownedPartitions: [TopicPartition] { tracker.withLock { $0.owned } }
+    public var ownedPartitions: [TopicPartition] { machine.withLock { $0.tracker.owned } }
 
-    /// Asks the worker to stop after its current batch (as a graceful shutdown would).
+    /// Each component's state, as `/readyz` reports it.
+    public var health: WorkerHealth { healthState.withLock { $0 } }
+
+    /// Asks the worker to stop (as a graceful shutdown would).
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
 
     private var shouldStop: Bool { stopRequested.load(ordering: .relaxed) || Task.isShuttingDownGracefully || Task.isCancelled }
@@ -63,17 +86,35 @@ public final class Worker: Service, Sendable {
         let c = configuration
         logger.info("worker starting", metadata: [
             "topic": "\(c.topic)", "group": "\(c.group)", "kafka": "\(c.kafka.bootstrapServers)",
-            "postgres": "\(c.postgres.redactedURI)", "redis": "\(c.redis.address)",
-            "batch": "\(c.batch.maxEvents) events / \(c.batch.maxAge)",
+            "postgres": "\(c.postgres.redactedURI)", "redis": "\(c.redis.address)", "dead_letter_topic": "\(c.deadLetterTopic)",
+            "batch": "\(c.batch.maxEvents) events / \(c.batch.maxAge)", "buffer_max_bytes": "\(c.maxBufferedBytes)",
         ])
-        guard let db = try await connectDatabase() else { return }
-        var writer = EventTableWriter(connection: db)
-        let cache = CacheLink(configuration: c.redis, logger: logger)
-        _ = cache.current()  // start connecting
-
-        let consumer = try KafkaConsumer(configuration: c.kafka, groupID: c.group) { [self] event in
-            self.rebalanced(event)
+        let decoder = BatchDecoder(maxEventBytes: c.maxEventBytes)
+        guard decoder.isUsable else {
+            throw WorkerError(.startup, "the JSON decoder could not allocate its buffers (out of memory); not consuming")
         }
+        let deadLetters = try DeadLetterPublisher(configuration: c.kafka, topic: c.deadLetterTopic)
+        let writer = DurableWriter(configuration: c, logger: logger, deadLetters: deadLetters) { [self] up, error in
+            if !up {
+                metrics.dbFailures.increment()
+                stats.withLock { $0.writeRetries += 1 }
+            }
+            setComponent(\.database, "database", up: up, error: error)
+        }
+        let cache = CacheLink(
+            configuration: c.redis, logger: logger,
+            latestRows: { [postgres = c.postgres] in try await LatestState.read(try await PostgresConnection.connect(postgres)) },
+            onChange: { [self] connected, stale in
+                setComponent(\.redis, "redis", up: connected, error: connected ? nil : "unreachable or re-syncing")
+                healthState.withLock { $0.cacheStale = stale }
+                metrics.cacheStale.record(stale ? 1 : 0)
+            })
+        cache.start()
+
+        let consumer = try KafkaConsumer(
+            configuration: c.kafka, groupID: c.group,
+            startOffsets: { [self] partitions in self.startOffsets(partitions) },
+            onRebalance: { [self] event in self.rebalanced(event) })
         try await consumer.subscribe(topics: [c.topic])
 
         let lag = Task { await self.monitorLag(consumer) }
@@ -82,256 +123,287 @@ public final class Worker: Service, Sendable {
             lag.cancel()
             maintenance.cancel()
         }
+        let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let writerTask = Task { await self.runWriter(writer, wakes: wakes) }
 
-        // Two stages overlap: while batch N is being written, batch N+1 is polled and decoded. Batch N's
-        // cache update and offset commit follow its durable write, so only durable offsets are committed.
-        let decoder = BatchDecoder()
-        var databaseCommits = 0
-        var inFlight: (write: InFlightWrite, task: Task<EventTableWriter, Error>)?
         while !shouldStop {
             let pollStart = ContinuousClock.now
             let polled = try await consumer.poll(maxMessages: c.batch.maxEvents, timeout: c.batch.maxAge)
             metrics.poll.recordNanoseconds(Int64((ContinuousClock.now - pollStart).wholeNanoseconds))
-            for e in polled.errors {
-                logger.warning("consumer error", metadata: ["error": "\(e.error)", "partition": "\(e.topicPartition?.description ?? "-")"])
-            }
-            let messages = tracker.withLock { t in polled.messages.filter { t.owns($0.topicPartition) } }
-            let decoded = decoder.decode(messages)
-            let payload = decoded.events.isEmpty ? [] : EventTableWriter.copyPayload(decoded.events, ingestedAtNanos: WallClock.nowNanoseconds())
-
-            // Batch N's write must be done before N+1's starts (one connection, in order). As soon as it is,
-            // its offsets become committable and N+1's write starts; N's cache update and commit then run
-            // while N+1 is being written.
-            var finished: InFlightWrite?
-            if let previous = inFlight {
-                inFlight = nil
-                writer = try await previous.task.value
-                guard previous.write.isDurable else { break }  // stopping while the database was down
-                databaseCommits += 1
-                if let crashAfter = c.crashAfterDatabaseCommits, databaseCommits >= crashAfter {
-                    logger.critical("test hook: crashing after a database commit, before the offset commit")
-                    kill(getpid(), SIGKILL)
+            noteConsumerErrors(polled)
+            if !polled.messages.isEmpty {
+                setComponent(\.kafka, "kafka", up: true, error: nil)
+                let decoded = decoder.decode(polled.messages)
+                let bytes = polled.messages.reduce(0) { $0 + $1.value.count + ($1.key?.count ?? 0) }
+                let owned = machine.withLock { m in m.polled(decoded, bytes: bytes) ? decoded.filtered(m.owns) : nil }
+                if let owned {
+                    wake.yield()
+                    record(consumed: owned)
+                    if let t = await cache.apply(owned.events.map(\.event)) {
+                        metrics.redisWrite.recordNanoseconds(Int64(t.wholeNanoseconds))
+                    }
                 }
-                markDurable(previous.write)
-                finished = previous.write
             }
-            if !messages.isEmpty {
-                metrics.consumed.increment(by: messages.count)
-                for r in decoded.rejected {
-                    metrics.rejected(r.rejection.reason.rawValue).increment()
-                    logger.warning("invalid event skipped", metadata: [
-                        "partition": "\(r.topicPartition)", "offset": "\(r.offset)", "reason": "\(r.rejection)",
-                    ])
-                }
-                let write = InFlightWrite(batch: decoded)
-                currentWrite.withLock { $0 = write }
-                let currentWriter = writer
-                inFlight = (write, Task { try await self.writeDurably(currentWriter, write: write, payload: payload) })
-            }
-            if let finished {
-                await finish(finished, cache: cache, consumer: consumer)
-            } else {
-                await commitPending(consumer)
-            }
-        }
-        if let previous = inFlight {
-            writer = try await previous.task.value
-            if previous.write.isDurable {
-                markDurable(previous.write)
-                await finish(previous.write, cache: cache, consumer: consumer)
-            }
+            await apply(machine.withLock { $0.flowControl() }, consumer)
         }
 
+        // Shutdown: nothing new is written; the in-flight write gets `shutdownTimeout`.
+        let dropped = machine.withLock { $0.stop() }
+        wake.finish()
+        if dropped > 0 { logger.info("stopping: \(dropped) buffered events not written; the next owner reads them again") }
+        if !(await finishes(writerTask, within: c.shutdownTimeout)) {
+            abandonWrites.store(true, ordering: .relaxed)
+            logger.warning("the in-flight write did not finish within \(c.shutdownTimeout); abandoning it (not committed, redelivered later)")
+            _ = await finishes(writerTask, within: .seconds(2))
+        }
         // A rebalance under way (another member leaving too) can refuse a commit for a moment.
         for attempt in 1...3 {
-            await commitPending(consumer)
-            if tracker.withLock({ $0.pendingCommits().isEmpty }) { break }
+            await apply(machine.withLock { $0.flowControl() }.filter { if case .commit = $0 { true } else { false } }, consumer)
+            if machine.withLock({ $0.tracker.pendingCommits().isEmpty }) { break }
             if attempt < 3 { try? await Task.sleep(for: .milliseconds(300)) }
         }
-        if !tracker.withLock({ $0.pendingCommits().isEmpty }) {
+        if !machine.withLock({ $0.tracker.pendingCommits().isEmpty }) {
             logger.warning("stopping with uncommitted offsets; their events are durable and will be redelivered and absorbed")
         }
         logger.info("worker stopping: leaving the group", metadata: ["statistics": "\(statistics)"])
         // Leaving the group needs a broker; when none answers, give up after a bound (the group then
         // reassigns the partitions after the session timeout; every committed offset is durable).
-        let closed = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await consumer.close()) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(10))
-                return false
-            }
+        let close = Task { (try? await consumer.close()) != nil }
+        if !(await finishes(close, within: .seconds(10))) {
+            logger.warning("could not leave the consumer group within 10 s (brokers unreachable?); exiting anyway")
+        }
+    }
+
+    /// Waits for `task` up to `timeout`; true when it finished.
+    private func finishes<T: Sendable>(_ task: Task<T, Never>, within timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { _ = await task.value; return true }
+            group.addTask { try? await Task.sleep(for: timeout); return false }
             let first = await group.next() ?? false
             group.cancelAll()
             return first
         }
-        if !closed { logger.warning("could not leave the consumer group within 10 s (brokers unreachable?); exiting anyway") }
     }
 
-    /// Runs on the consumer thread, inside a poll: keeps the tracker in step with ownership and hands
-    /// over what must be committed before revoked partitions move.
+    // MARK: the writer loop
+
+    private func runWriter(_ writer: DurableWriter, wakes: AsyncStream<Void>) async {
+        var durableWrites = 0
+        for await _ in wakes {
+            while let batch = machine.withLock({ $0.nextWrite() }) {
+                let write = InFlightWrite(batch: batch)
+                currentWrite.withLock { $0 = write }
+                let start = ContinuousClock.now
+                let outcome = await writer.write(write) { [self] in abandonWrites.load(ordering: .relaxed) }
+                if let outcome {
+                    metrics.dbWrite.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
+                    record(written: outcome, batch: batch.decoded)
+                    durableWrites += 1
+                    if let crashAfter = hooks.crashAfterDatabaseCommits, durableWrites >= crashAfter {
+                        logger.critical("test hook: crashing after a database commit, before the offset commit")
+                        kill(getpid(), SIGKILL)
+                    }
+                }
+                let buffered = machine.withLock { m in
+                    m.writeFinished(durable: outcome != nil)
+                    return m.bufferedBytes
+                }
+                write.finish(durable: outcome != nil)
+                currentWrite.withLock { if $0 === write { $0 = nil } }
+                metrics.bufferedBytes.record(buffered)
+                healthState.withLock { $0.bufferedBytes = buffered }
+                if outcome == nil { return }
+            }
+        }
+    }
+
+    // MARK: consumer-side actions
+
+    private func apply(_ actions: [PipelineStateMachine.Action], _ consumer: KafkaConsumer) async {
+        for action in actions {
+            switch action {
+            case .pause(let tps):
+                do {
+                    try await consumer.pause(tps)
+                    logger.warning("buffer full: partitions paused until the database catches up", metadata: [
+                        "partitions": "\(tps.count)", "buffered_bytes": "\(machine.withLock { $0.bufferedBytes })"])
+                } catch {
+                    logger.error("could not pause partitions", metadata: ["error": "\(error)"])
+                }
+            case .resume(let tps):
+                do {
+                    try await consumer.resume(tps)
+                    logger.notice("buffer drained: partitions resumed", metadata: ["partitions": "\(tps.count)"])
+                } catch {
+                    logger.error("could not resume partitions", metadata: ["error": "\(error)"])
+                }
+            case .commit(let offsets):
+                do {
+                    let start = ContinuousClock.now
+                    try await consumer.commit(offsets)
+                    metrics.commit.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
+                    machine.withLock { $0.committed(offsets) }
+                    stats.withLock { $0.commits += 1 }
+                    for o in offsets { metrics.committedOffset(o.topicPartition).record(o.offset ?? 0) }
+                } catch {
+                    // Kept pending: retried on the next round. A lost partition drops out of the tracker.
+                    metrics.commitFailures.increment()
+                    logger.warning("offset commit failed; will retry", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        let (paused, owned) = machine.withLock { ($0.paused.count, $0.tracker.owned.count) }
+        metrics.pausedPartitions.record(paused)
+        healthState.withLock {
+            $0.pausedPartitions = paused
+            $0.ownedPartitions = owned
+        }
+    }
+
+    private func noteConsumerErrors(_ polled: KafkaBatch) {
+        for e in polled.errors {
+            logger.warning("consumer error", metadata: ["error": "\(e.error)", "partition": "\(e.topicPartition?.description ?? "-")"])
+            if e.error.kind == .transport { setComponent(\.kafka, "kafka", up: false, error: e.error.message) }
+        }
+    }
+
+    private func setComponent(_ path: WritableKeyPath<WorkerHealth, WorkerHealth.Component>, _ name: String, up: Bool, error: String?) {
+        let changed = healthState.withLock { h -> Bool in
+            let was = h[keyPath: path].up
+            h[keyPath: path] = WorkerHealth.Component(up: up, error: up ? nil : error)
+            return was != up
+        }
+        if changed { metrics.componentUp(name).record(up ? 1 : 0) }
+    }
+
+    private func record(consumed batch: DecodedBatch) {
+        metrics.consumed.increment(by: batch.messageCount)
+        stats.withLock { s in
+            s.consumed += batch.messageCount
+            s.rejected += batch.rejected.count
+        }
+        for r in batch.rejected {
+            metrics.rejected(r.rejection.reason.rawValue).increment()
+            logger.warning("invalid event: dead-lettering it", metadata: [
+                "partition": "\(r.topicPartition)", "offset": "\(r.offset)", "reason": "\(r.rejection)",
+            ])
+        }
+    }
+
+    private func record(written outcome: DurableWriter.Outcome, batch: DecodedBatch) {
+        metrics.persisted.increment(by: outcome.inserted)
+        metrics.duplicates.increment(by: outcome.duplicates)
+        metrics.batches.increment()
+        metrics.batchSize.record(batch.messageCount)
+        for d in outcome.deadLetters {
+            metrics.deadLetters(d.reason).increment()
+            if d.reason == EventRejection.Reason.databaseRefused.rawValue {
+                logger.warning("the database refused an event: dead-lettered", metadata: [
+                    "partition": "\(d.partition)", "offset": "\(d.offset)", "error": "\(d.errorCode): \(d.errorMessage)"])
+            }
+        }
+        stats.withLock { s in
+            s.persisted += outcome.inserted
+            s.duplicates += outcome.duplicates
+            s.deadLettered += outcome.deadLetters.count
+            s.batches += 1
+        }
+        let now = WallClock.nowNanoseconds()
+        for s in batch.events { metrics.endToEnd.recordNanoseconds(max(0, now - s.event.ts)) }
+    }
+
+    // MARK: rebalances (on the consumer thread, inside a poll)
+
+    /// Keeps the state machine in step with ownership and hands over what must be committed before
+    /// revoked partitions move.
     private func rebalanced(_ event: RebalanceEvent) -> [TopicPartitionOffset] {
         switch event {
         case .assigned(let tps):
-            let owned = tracker.withLock { t in t.assign(tps); return t.owned.count }
+            let owned = machine.withLock { m in m.assigned(tps); return m.tracker.owned.count }
             metrics.ownedPartitions.record(owned)
             logger.info("partitions assigned", metadata: ["partitions": "\(tps.map(\.description))", "owned": "\(owned)"])
             return []
         case .revoked(let tps):
             // Finish the in-flight batch first when it holds revoked partitions, so what it makes durable
-            // is committed before the partitions move (bounded wait; otherwise it is redelivered, idempotently).
-            if let write = currentWrite.withLock({ $0 }), !Set(tps).isDisjoint(with: write.batch.nextOffsets.keys),
-               write.wait(timeout: .seconds(30)) == true {
-                tracker.withLock { t in for (tp, next) in write.batch.nextOffsets { t.markDurable(tp, nextOffset: next) } }
+            // is committed before the partitions move — unless the database is failing (waiting would
+            // hold up the whole group); its events are then redelivered to the next owner, idempotently.
+            if let write = currentWrite.withLock({ $0 }), !write.isFailing,
+               !Set(tps).isDisjoint(with: write.batch.decoded.nextOffsets.keys) {
+                _ = write.wait(timeout: .seconds(30))
             }
-            let (pending, owned) = tracker.withLock { t in (t.revoke(tps), t.owned.count) }
+            let (pending, owned) = machine.withLock { m in (m.revoked(tps), m.tracker.owned.count) }
             metrics.ownedPartitions.record(owned)
             logger.info("partitions revoked; committing what is durable", metadata: [
                 "partitions": "\(tps.map(\.description))", "committing": "\(pending.map(\.description))",
             ])
             return pending
         case .lost(let tps):
-            let owned = tracker.withLock { t in t.lose(tps); return t.owned.count }
+            let owned = machine.withLock { m in m.lost(tps); return m.tracker.owned.count }
             metrics.ownedPartitions.record(owned)
             logger.warning("partitions lost; nothing committed for them", metadata: ["partitions": "\(tps.map(\.description))"])
             return []
         }
     }
 
-    /// Opens the database connection, retrying with backoff until it answers or the worker stops.
-    private func connectDatabase() async throws -> PostgresConnection? {
-        var delay = Duration.milliseconds(200)
-        while !shouldStop {
-            do {
-                return try await PostgresConnection.connect(configuration.postgres)
-            } catch let error as PostgresError where error.kind == .connect {
-                logger.error("TimescaleDB unreachable; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
-            }
+    /// Where newly assigned partitions start when their committed offset is missing or out of range:
+    /// `guardian_checkpoints` (see `StartOffsetRule`). Blocks the consumer thread for the database read.
+    private func startOffsets(_ partitions: [AssignedPartition]) -> [TopicPartitionOffset] {
+        let needsCheck = partitions.contains { p in p.committed.map { $0 < p.low || $0 > p.high } ?? true }
+        guard needsCheck else { return [] }
+        let postgres = configuration.postgres, topic = configuration.topic
+        let checkpoints = Blocking.run(timeout: .seconds(10)) {
+            try await Checkpoints(connection: try await PostgresConnection.connect(postgres)).read(topic: topic)
         }
-        return nil
+        if case .failure(let error) = checkpoints {
+            logger.error("could not read guardian_checkpoints for the assigned partitions", metadata: ["error": "\(error)"])
+        }
+        let decisions = StartOffsetRule.decide(partitions, checkpoints: (try? checkpoints.get()) ?? [:])
+        stats.withLock { $0.checkpointRestores += decisions.count }
+        for d in decisions {
+            metrics.checkpointRestores(d.reason.rawValue).increment()
+            logger.error("ALERT: checkpoint unusable; resuming from the database's checkpoint (never from the end)", metadata: [
+                "partition": "\(d.topicPartition)", "reason": "\(d.reason.rawValue)", "resume_at": "\(d.offset)",
+                "checkpoint": "\(d.checkpoint.map(String.init) ?? "none")",
+                "committed": "\(partitions.first { $0.topicPartition == d.topicPartition }?.committed.map(String.init) ?? "none")",
+            ])
+        }
+        return decisions.map { TopicPartitionOffset($0.topicPartition, offset: $0.offset) }
     }
 
-    /// Writes the batch, reconnecting and retrying on connection failures until it is durable, then
-    /// marks `write` finished (durable, or not when the worker stopped first). Returns the writer to use next.
-    private func writeDurably(_ writer: EventTableWriter, write: InFlightWrite, payload: [UInt8]) async throws -> EventTableWriter {
-        var writer = writer
-        var delay = Duration.milliseconds(100)
-        let checkpoints = write.batch.nextOffsets.map { (topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value) }
-        while true {
-            do {
-                let start = ContinuousClock.now
-                let result = try await writer.write(payload: payload, count: write.batch.events.count, checkpoints: checkpoints)
-                metrics.dbWrite.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
-                metrics.persisted.increment(by: result.inserted)
-                metrics.duplicates.increment(by: result.staged - result.inserted)
-                stats.withLock { $0.persisted += result.inserted; $0.duplicates += result.staged - result.inserted }
-                write.finish(durable: true)
-                return writer
-            } catch let error as PostgresError where error.isConnectionFailure {
-                metrics.dbFailures.increment()
-                logger.error("TimescaleDB write failed; retrying the batch (nothing committed)",
-                             metadata: ["error": "\(error)", "retry_in": "\(delay)"])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
-                if shouldStop {
-                    write.finish(durable: false)
-                    return writer
-                }
-                if let fresh = try? await PostgresConnection.connect(configuration.postgres) { writer = EventTableWriter(connection: fresh) }
-            } catch {
-                write.finish(durable: false)
-                throw error
-            }
-        }
-    }
-
-    /// The batch is in the database: its offsets may be committed.
-    private func markDurable(_ write: InFlightWrite) {
-        currentWrite.withLock { if $0 === write { $0 = nil } }
-        tracker.withLock { t in
-            for (tp, next) in write.batch.nextOffsets { t.markDurable(tp, nextOffset: next) }
-        }
-    }
-
-    /// After a batch is durable (and marked so): statistics, the cache update, the offset commit.
-    private func finish(_ write: InFlightWrite, cache: CacheLink, consumer: KafkaConsumer) async {
-        let batch = write.batch
-        stats.withLock { s in
-            s.consumed += batch.messageCount
-            s.rejected += batch.rejected.count
-            s.batches += 1
-        }
-        metrics.batches.increment()
-        metrics.batchSize.record(batch.messageCount)
-        await updateCache(cache, batch.events)
-        await commitPending(consumer)
-        let now = WallClock.nowNanoseconds()
-        for s in batch.events { metrics.endToEnd.recordNanoseconds(max(0, now - s.event.ts)) }
-    }
-
-    private func updateCache(_ cache: CacheLink, _ events: [StoredEvent]) async {
-        guard !events.isEmpty else { return }
-        guard let state = cache.current() else {
-            metrics.cacheStale.record(1)
-            return
-        }
-        let start = ContinuousClock.now
-        do {
-            try await state.apply(events.lazy.map(\.event))
-            metrics.redisWrite.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
-            if cache.succeeded() {
-                logger.notice("Redis is back; the cache missed updates while it was away")
-            }
-            metrics.cacheStale.record(0)
-        } catch {
-            metrics.redisFailures.increment()
-            metrics.cacheStale.record(1)
-            cache.failed(error)
-        }
-    }
-
-    private func commitPending(_ consumer: KafkaConsumer) async {
-        let pending = tracker.withLock { $0.pendingCommits() }
-        guard !pending.isEmpty else { return }
-        do {
-            let start = ContinuousClock.now
-            try await consumer.commit(pending)
-            metrics.commit.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
-            tracker.withLock { $0.markCommitted(pending) }
-            stats.withLock { $0.commits += 1 }
-            for o in pending { metrics.committedOffset(o.topicPartition).record(o.offset ?? 0) }
-        } catch {
-            // Kept pending: retried after the next batch. A lost partition drops out of the tracker.
-            metrics.commitFailures.increment()
-            logger.warning("offset commit failed; will retry", metadata: ["error": "\(error)"])
-        }
-    }
+    // MARK: background tasks
 
     private func monitorLag(_ consumer: KafkaConsumer) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.lagInterval)
-            let committed = tracker.withLock { $0.committedOffsets }
+            let committed = machine.withLock { $0.tracker.committedOffsets }
             for c in committed {
                 guard let w = try? await consumer.watermarks(topic: c.topic, partition: c.partition, timeout: .seconds(2)) else { continue }
+                setComponent(\.kafka, "kafka", up: true, error: nil)
                 metrics.lag(c.topicPartition).record(max(0, w.high - (c.offset ?? w.low)))
             }
         }
     }
 
+    /// Plain PostgreSQL only: keeps partitions ahead of time and drops expired ones. A failed round
+    /// (database down) is retried on a fresh connection a minute later, never given up.
     private func maintainPartitions() async {
-        guard let db = try? await PostgresConnection.connect(configuration.postgres) else { return }
-        let maintainer = PartitionMaintainer(connection: db, settings: configuration.storage)
+        var maintainer: PartitionMaintainer?
         while !Task.isCancelled {
             do {
-                guard let round = try await maintainer.runOnce() else { return }  // TimescaleDB does it
+                if maintainer == nil {
+                    maintainer = PartitionMaintainer(connection: try await PostgresConnection.connect(configuration.postgres),
+                                                     settings: configuration.storage)
+                }
+                guard let round = try await maintainer?.runOnce() else { return }  // TimescaleDB does it
                 if round.created > 0 || round.dropped > 0 {
                     logger.info("partitions maintained", metadata: ["created": "\(round.created)", "dropped": "\(round.dropped)"])
                 }
+                try? await Task.sleep(for: configuration.maintenanceInterval)
             } catch {
-                logger.warning("partition maintenance failed", metadata: ["error": "\(error)"])
+                maintainer = nil
+                logger.warning("partition maintenance failed; retrying in a minute", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: min(configuration.maintenanceInterval, .seconds(60)))
             }
-            try? await Task.sleep(for: configuration.maintenanceInterval)
         }
     }
 }

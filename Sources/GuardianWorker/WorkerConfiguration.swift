@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import GuardianEvents
 import GuardianKafka
 import GuardianPostgres
 import GuardianRedis
@@ -29,9 +30,20 @@ public struct WorkerConfiguration: Sendable {
     public var maintenanceInterval: Duration
     /// A name for logs and metrics. Default `$GUARDIAN_WORKER_ID`, else `worker-<pid>`.
     public var workerID: String
-    /// Test hook (`GUARDIAN_TEST_CRASH_AFTER_DB_COMMITS`): after this many database commits the process
-    /// kills itself with SIGKILL before committing offsets, as a crash between the two would.
-    public var crashAfterDatabaseCommits: Int?
+    /// Where messages that can never be stored go (besides `guardian_dead_letters`).
+    /// Default `$GUARDIAN_DLQ_TOPIC`, else `<topic>.dlq`.
+    public var deadLetterTopic: String
+    /// Consumed events waiting for their database write, in bytes of Kafka data; over it the owned
+    /// partitions are paused (polling goes on, so the worker stays in the group) until half of it
+    /// is written. Default `$GUARDIAN_BUFFER_MAX_MB` or 64 MB.
+    public var maxBufferedBytes: Int
+    /// The longest wait between two attempts of a failing write. Default 5 s.
+    public var maxRetryDelay: Duration
+    /// On SIGTERM, how long the in-flight write may take to finish before it is abandoned (not
+    /// committed; redelivered to the next owner). Default 20 s.
+    public var shutdownTimeout: Duration
+    /// Events larger than this are dead-lettered as `oversized`. Default `$GUARDIAN_MAX_EVENT_BYTES` or 1,000,000.
+    public var maxEventBytes: Int
 
     public init(
         kafka: KafkaConfiguration = KafkaConfiguration(),
@@ -43,7 +55,9 @@ public struct WorkerConfiguration: Sendable {
         metricsHost: String? = nil, metricsPort: Int? = nil,
         lagInterval: Duration = .seconds(5), maintenanceInterval: Duration = .seconds(300),
         workerID: String? = nil,
-        crashAfterDatabaseCommits: Int? = Env.int("GUARDIAN_TEST_CRASH_AFTER_DB_COMMITS")
+        deadLetterTopic: String? = nil, maxBufferedBytes: Int? = nil,
+        maxRetryDelay: Duration = .seconds(5), shutdownTimeout: Duration = .seconds(20),
+        maxEventBytes: Int? = nil
     ) {
         self.kafka = kafka
         self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
@@ -59,10 +73,25 @@ public struct WorkerConfiguration: Sendable {
         self.lagInterval = lagInterval
         self.maintenanceInterval = maintenanceInterval
         self.workerID = workerID ?? Env.string("GUARDIAN_WORKER_ID") ?? "worker-\(ProcessInfoPID.current)"
-        self.crashAfterDatabaseCommits = crashAfterDatabaseCommits
+        self.deadLetterTopic = deadLetterTopic ?? Env.string("GUARDIAN_DLQ_TOPIC") ?? "\(self.topic).dlq"
+        self.maxBufferedBytes = maxBufferedBytes ?? (Env.int("GUARDIAN_BUFFER_MAX_MB") ?? 64) << 20
+        self.maxRetryDelay = maxRetryDelay
+        self.shutdownTimeout = shutdownTimeout
+        self.maxEventBytes = maxEventBytes ?? Env.int("GUARDIAN_MAX_EVENT_BYTES") ?? GuardianEvent.defaultMaxEventBytes
     }
 }
 
 enum ProcessInfoPID {
     static var current: Int32 { getpid() }
+}
+
+/// Switches for fault tests only; not part of the production configuration.
+@_spi(Testing) public struct WorkerTestHooks: Sendable {
+    /// After this many durable batch writes the process kills itself with SIGKILL before committing
+    /// their offsets, as a crash between the two would.
+    public var crashAfterDatabaseCommits: Int?
+
+    public init(crashAfterDatabaseCommits: Int? = nil) {
+        self.crashAfterDatabaseCommits = crashAfterDatabaseCommits
+    }
 }

@@ -20,6 +20,21 @@ struct WorkerMetrics: Sendable {
     let cacheStale = Gauge(label: "guardian_cache_stale")
     let ownedPartitions = Gauge(label: "guardian_owned_partitions")
 
+    let bufferedBytes = Gauge(label: "guardian_buffered_bytes")
+    let pausedPartitions = Gauge(label: "guardian_paused_partitions")
+
+    func deadLetters(_ reason: String) -> Counter {
+        Counter(label: "guardian_dead_letters_total", dimensions: [("reason", reason)])
+    }
+
+    func componentUp(_ component: String) -> Gauge {
+        Gauge(label: "guardian_component_up", dimensions: [("component", component)])
+    }
+
+    func checkpointRestores(_ reason: String) -> Counter {
+        Counter(label: "guardian_checkpoint_restores_total", dimensions: [("reason", reason)])
+    }
+
     func rejected(_ reason: String) -> Counter {
         Counter(label: "guardian_events_rejected_total", dimensions: [("reason", reason)])
     }

@@ -54,6 +54,13 @@ func decode(_ json: String, key: String? = nil) -> Result<GuardianEvent, EventRe
             (sampleJSON.replacingOccurrences(of: #""ts":1764000000123456789,"#, with: ""), .missingField, "'ts' is required"),
             (sampleJSON.replacingOccurrences(of: #""latency_us":17"#, with: #""latency_us":-3"#), .invalidValue, "latency_us"),
             (sampleJSON.replacingOccurrences(of: #""seq":42,"#, with: #""seq":42,"seq":43,"#), .badField, "duplicate field 'seq'"),
+            (sampleJSON.replacingOccurrences(of: #""position limit""#, with: #""a\u0000b""#), .invalidValue, "'reason' contains U+0000"),
+            (sampleJSON.replacingOccurrences(of: #""desk":"eq1""#, with: #""desk":"e\u0000q""#), .invalidValue, "'attrs' contains U+0000"),
+            (sampleJSON.replacingOccurrences(of: #""limits":[1,2]"#, with: #""limits":[1,{"x":["\u0000"]}]"#), .invalidValue, "'attrs' contains U+0000"),
+            (sampleJSON.replacingOccurrences(of: #""desk":"eq1""#, with: #""d\u0000sk":"eq1""#), .invalidValue, "'attrs' contains U+0000"),
+            (sampleJSON.replacingOccurrences(of: #""kind":"#, with: #""ven\u0000ue":1,"kind":"#), .invalidValue, "contains U+0000"),
+            (sampleJSON.replacingOccurrences(of: #""kind":"#, with: #""venue":"x\u0000","kind":"#), .invalidValue, "'venue' contains U+0000"),
+            (sampleJSON.replacingOccurrences(of: #""desk":"eq1""#, with: "\"desk\":\"\(String(repeating: "x", count: 1_000_001))\""), .oversized, "over the 1000000-byte limit"),
         ]
         for (json, reason, text) in cases {
             switch decode(json) {

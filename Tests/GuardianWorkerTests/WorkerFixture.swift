@@ -48,13 +48,13 @@ struct WorkerFixture {
         WorkerConfiguration(
             kafka: kafka, topic: topic, group: group ?? self.group, postgres: database.configuration, redis: redis,
             batch: BatchPolicy(maxEvents: 500, maxAge: .milliseconds(20)), metricsPort: 0,
-            lagInterval: .seconds(1), workerID: id, crashAfterDatabaseCommits: nil)
+            lagInterval: .seconds(1), workerID: id, deadLetterTopic: "\(topic).dlq")
     }
 
     /// Publishes `count` valid events over `symbols` symbols (seq 0, 1, … per symbol), plus `invalid`
     /// malformed messages. Returns the highest seq per symbol.
     @discardableResult
-    func publish(count: Int, symbols: Int, invalid: Int = 0) async throws -> [String: Int64] {
+    func publish(count: Int, symbols: Int, invalid: Int = 0, seqOffset: Int64 = 0) async throws -> [String: Int64] {
         let failures = Atomic<Int>(0)
         let producer = try KafkaProducer(configuration: kafka) { r in if r.error != nil { failures.add(1, ordering: .relaxed) } }
         let encoder = EventEncoder()
@@ -62,7 +62,7 @@ struct WorkerFixture {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         for i in 0..<count {
             let symbol = self.symbol(i % symbols)
-            let seq = Int64(i / symbols)
+            let seq = seqOffset + Int64(i / symbols)
             let event = GuardianEvent(
                 eventID: .random(), symbol: symbol, seq: seq, ts: now + Int64(i) * 1000, kind: i % 4 == 0 ? .position : .orderCheck,
                 decision: .allow, side: .buy, qty: 10, price: 101.25, position: Double(i), latencyUs: 9)
@@ -90,6 +90,16 @@ struct WorkerFixture {
     func committedOffsets(group: String? = nil) async throws -> [TopicPartitionOffset] {
         let ends = try await endOffsets()
         return try await KafkaAdmin(configuration: kafka).committedOffsets(groupID: group ?? self.group, partitions: ends.map(\.topicPartition))
+    }
+
+    /// True when the group has committed, for every partition, the end of the log: lag 0. A partition
+    /// that never received a message (end offset 0; topics here are fresh) has nothing to commit, so
+    /// no committed offset counts as 0 there.
+    func caughtUp(group: String? = nil) async throws -> Bool {
+        let ends = try await endOffsets()
+        let committed = try await KafkaAdmin(configuration: kafka).committedOffsets(groupID: group ?? self.group, partitions: ends.map(\.topicPartition))
+        let byPartition = Dictionary(uniqueKeysWithValues: committed.map { ($0.topicPartition, $0.offset ?? 0) })
+        return ends.allSatisfy { byPartition[$0.topicPartition] == ($0.offset ?? 0) }
     }
 
     /// The Redis state hash of every symbol: symbol → field → value.

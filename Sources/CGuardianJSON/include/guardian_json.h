@@ -39,6 +39,7 @@ enum {
     GJ_OK = 0,
     GJ_MALFORMED = 1,   /* not JSON, or not one JSON object */
     GJ_BAD_FIELD = 2,   /* a field has the wrong type, is duplicated or out of range */
+    GJ_INVALID = 3,     /* a well-typed value that can never be stored (U+0000 in a string) */
 };
 
 typedef struct {

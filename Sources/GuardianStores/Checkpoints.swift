@@ -1,0 +1,23 @@
+import GuardianPostgres
+
+/// Reads `guardian_checkpoints`: per partition, the next offset after everything the fleet made
+/// durable (written in the same transaction as each batch). Used when Kafka's committed offsets
+/// are unusable, so consumption resumes from the newest durable state instead of skipping ahead.
+public struct Checkpoints: Sendable {
+    public let connection: PostgresConnection
+
+    public init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    /// The checkpoint of each partition of `topic` that has one.
+    public func read(topic: String) async throws -> [Int32: Int64] {
+        let rows = try await connection.query(
+            "SELECT partition, next_offset FROM guardian_checkpoints WHERE topic = $1", [topic]).rows
+        var out: [Int32: Int64] = [:]
+        for r in rows {
+            if let p = r[0].flatMap({ Int32($0) }), let o = r[1].flatMap({ Int64($0) }) { out[p] = o }
+        }
+        return out
+    }
+}

@@ -1,0 +1,163 @@
+import GuardianKafka
+
+/// A polled and decoded batch in the worker's buffer, waiting for (or under) its database write.
+public struct PipelineBatch: Sendable {
+    public let id: Int
+    public var decoded: DecodedBatch
+    /// Bytes of Kafka data it holds (keys and values), counted against the buffer limit.
+    public let bytes: Int
+    /// The assignment epoch of each of its partitions when it was polled.
+    let epochs: [TopicPartition: Int]
+}
+
+/// The worker's decisions, as a pure state machine guarded by the worker's lock: what is buffered,
+/// what is being written, which partitions are paused, what may be committed. The I/O around it
+/// (poll, write, commit, pause, resume) lives in `Worker`; every rule here is unit-tested without servers.
+///
+/// - Polled batches queue in order, one database write at a time (writes are in offset order per partition).
+/// - Buffered bytes over `maxBufferedBytes` pause every owned partition (polling goes on, so the group
+///   membership stays alive); under half of it they resume.
+/// - An offset becomes committable only when its batch is durable, and only for a partition owned in
+///   the same assignment epoch as when the batch was polled: a partition revoked and assigned again
+///   restarts from its committed offset, so an older batch must not move its durable mark.
+public struct PipelineStateMachine: Sendable {
+    public enum Action: Sendable, Equatable {
+        case pause([TopicPartition])
+        case resume([TopicPartition])
+        case commit([TopicPartitionOffset])
+    }
+
+    public let maxBufferedBytes: Int
+    public private(set) var tracker = CommitTracker()
+    public private(set) var bufferedBytes = 0
+    public private(set) var paused: Set<TopicPartition> = []
+    /// The batch under its database write.
+    public private(set) var writing: PipelineBatch?
+    private var queue: [PipelineBatch] = []
+    private var epochs: [TopicPartition: Int] = [:]
+    private var nextEpoch = 0
+    private var nextID = 0
+    public private(set) var stopping = false
+
+    public init(maxBufferedBytes: Int) {
+        self.maxBufferedBytes = max(1, maxBufferedBytes)
+    }
+
+    /// Batches waiting for their write (not counting the one being written).
+    public var queuedBatches: Int { queue.count }
+    /// True when nothing is buffered or being written.
+    public var isIdle: Bool { writing == nil && queue.isEmpty }
+    public func owns(_ tp: TopicPartition) -> Bool { tracker.owns(tp) }
+    private var overLimit: Bool { bufferedBytes >= maxBufferedBytes }
+
+    // MARK: ownership
+
+    /// Partitions were assigned (in a new epoch each). While the buffer is full, the next
+    /// `flowControl` pauses them too.
+    public mutating func assigned(_ tps: [TopicPartition]) {
+        tracker.assign(tps)
+        for tp in tps {
+            nextEpoch += 1
+            epochs[tp] = nextEpoch
+        }
+    }
+
+    /// Partitions are being revoked cleanly: returns what is durable and uncommitted for them.
+    public mutating func revoked(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
+        forget(tps)
+        return tracker.revoke(tps)
+    }
+
+    /// Partitions were lost (another member may own them already): nothing is committed for them.
+    public mutating func lost(_ tps: [TopicPartition]) {
+        forget(tps)
+        tracker.lose(tps)
+    }
+
+    private mutating func forget(_ tps: [TopicPartition]) {
+        for tp in tps {
+            epochs[tp] = nil
+            paused.remove(tp)
+        }
+    }
+
+    // MARK: the buffer and the writer
+
+    /// A batch was polled and decoded. Messages of partitions not owned (fetched before a revocation)
+    /// are dropped. Returns true when the batch was queued (wake the writer).
+    public mutating func polled(_ batch: DecodedBatch, bytes: Int) -> Bool {
+        guard !stopping else { return false }
+        let owned = batch.filtered { epochs[$0] != nil }
+        guard owned.messageCount > 0 else { return false }
+        nextID += 1
+        var partitionEpochs: [TopicPartition: Int] = [:]
+        for tp in owned.nextOffsets.keys { partitionEpochs[tp] = epochs[tp] }
+        queue.append(PipelineBatch(id: nextID, decoded: owned, bytes: bytes, epochs: partitionEpochs))
+        bufferedBytes += bytes
+        return true
+    }
+
+    /// The next batch to write, oldest first, limited to partitions still owned in the epoch it was
+    /// polled in; nil when there is none or a write is under way.
+    public mutating func nextWrite() -> PipelineBatch? {
+        guard writing == nil, !stopping else { return nil }
+        while !queue.isEmpty {
+            var batch = queue.removeFirst()
+            batch.decoded = batch.decoded.filtered { tp in epochs[tp] != nil && epochs[tp] == batch.epochs[tp] }
+            if batch.decoded.messageCount == 0 {
+                bufferedBytes -= batch.bytes
+                continue
+            }
+            writing = batch
+            return batch
+        }
+        return nil
+    }
+
+    /// The write of the current batch ended: durable, or abandoned (stopping; nothing committed for it).
+    public mutating func writeFinished(durable: Bool) {
+        guard let batch = writing else { return }
+        writing = nil
+        bufferedBytes -= batch.bytes
+        guard durable else { return }
+        for (tp, next) in batch.decoded.nextOffsets where epochs[tp] != nil && epochs[tp] == batch.epochs[tp] {
+            tracker.markDurable(tp, nextOffset: next)
+        }
+    }
+
+    /// What to do with the consumer now: pause when the buffer is over its limit, resume under half
+    /// of it, commit what became durable.
+    public mutating func flowControl() -> [Action] {
+        var actions: [Action] = []
+        if overLimit {
+            let fresh = tracker.owned.filter { !paused.contains($0) }
+            if !fresh.isEmpty {
+                paused.formUnion(fresh)
+                actions.append(.pause(fresh))
+            }
+        } else if !paused.isEmpty && bufferedBytes <= maxBufferedBytes / 2 {
+            let all = paused.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+            paused.removeAll()
+            actions.append(.resume(all))
+        }
+        let pending = tracker.pendingCommits()
+        if !pending.isEmpty { actions.append(.commit(pending)) }
+        return actions
+    }
+
+    /// A commit succeeded.
+    public mutating func committed(_ offsets: [TopicPartitionOffset]) {
+        tracker.markCommitted(offsets)
+    }
+
+    /// Stop: no new batch is queued or started; the queued ones are dropped (never written, never
+    /// committed: redelivered to the next owner). Returns how many messages were dropped.
+    @discardableResult
+    public mutating func stop() -> Int {
+        stopping = true
+        let dropped = queue.reduce(0) { $0 + $1.decoded.messageCount }
+        bufferedBytes -= queue.reduce(0) { $0 + $1.bytes }
+        queue.removeAll()
+        return dropped
+    }
+}

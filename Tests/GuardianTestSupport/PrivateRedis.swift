@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A redis-server of one test's own on a free loopback port (no persistence), so a test can kill it
+/// and start it again empty without touching the shared stack. Stopped (SIGKILL) when released.
+public final class PrivateRedis: @unchecked Sendable {
+    public let port: Int
+    private var process: Process?
+
+    /// Starts redis-server on a free port and waits until it answers.
+    public init() async throws {
+        port = try closedLoopbackPort()
+        try await start()
+    }
+
+    deinit { kill() }
+
+    /// Starts (again) on the same port, empty.
+    public func start() async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if Self.answers(port: port) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw PrivateServerError(message: "redis-server did not start on port \(port)")
+    }
+
+    /// SIGKILL, as a crash would: whatever it held is gone.
+    public func kill() {
+        guard let p = process, p.isRunning else { return }
+        Glibc.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    static var binary: String {
+        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "redis-server"
+    }
+
+    static func answers(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+}
+
+public struct PrivateServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

@@ -1,0 +1,201 @@
+import GuardianEvents
+import GuardianKafka
+import GuardianPostgres
+import GuardianStores
+import GuardianWorker
+import Testing
+
+/// The worker's decisions without servers: buffering, one write at a time, pause/resume, commits only
+/// of durable offsets, epochs across revocations, stop.
+typealias A = PipelineStateMachine.Action
+
+@Suite struct PipelineStateMachineTests {
+    let p0 = TopicPartition("t", 0)
+    let p1 = TopicPartition("t", 1)
+
+    /// A batch of `count` messages of `tp` from `from` (rejected messages stand in for events: the
+    /// machine only looks at partitions and offsets).
+    func batch(_ tp: TopicPartition, from: Int64, count: Int) -> DecodedBatch {
+        var b = DecodedBatch()
+        for o in from..<(from + Int64(count)) {
+            b.rejected.append(RejectedMessage(topicPartition: tp, offset: o, key: nil, value: [], rejection: EventRejection(.malformed, "x")))
+        }
+        b.nextOffsets[tp] = from + Int64(count)
+        return b
+    }
+
+    func commits(_ actions: [PipelineStateMachine.Action]) -> [TopicPartitionOffset] {
+        actions.flatMap { action -> [TopicPartitionOffset] in
+            if case .commit(let o) = action { return o }
+            return []
+        }
+    }
+
+    @Test func writesOneBatchAtATimeInOrderAndCommitsOnlyDurableOffsets() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        m.assigned([p0, p1])
+        let polled1 = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
+        #expect(polled1)
+        let polled2 = m.polled(batch(p0, from: 5, count: 5), bytes: 10)
+        #expect(polled2)
+        let first = m.nextWrite()
+        #expect(first?.decoded.nextOffsets[p0] == 5)
+        let nextWrite1 = m.nextWrite()
+        #expect(nextWrite1 == nil, "one write at a time")
+        #expect(commits(m.flowControl()).isEmpty, "nothing durable yet")
+        m.writeFinished(durable: true)
+        #expect(commits(m.flowControl()) == [TopicPartitionOffset(p0, offset: 5)])
+        m.committed([TopicPartitionOffset(p0, offset: 5)])
+        #expect(commits(m.flowControl()).isEmpty, "committed once")
+        let nextWrite2 = m.nextWrite()
+        #expect(nextWrite2?.decoded.nextOffsets[p0] == 10)
+        m.writeFinished(durable: false)  // abandoned: never committed
+        #expect(commits(m.flowControl()).isEmpty)
+        #expect(m.isIdle && m.bufferedBytes == 0)
+    }
+
+    @Test func dropsMessagesOfPartitionsNotOwned() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        m.assigned([p0])
+        let polled3 = m.polled(batch(p1, from: 0, count: 3), bytes: 10)
+        #expect(!polled3, "fetched before a revocation: dropped")
+        var mixed = batch(p0, from: 0, count: 2)
+        mixed.rejected += batch(p1, from: 0, count: 2).rejected
+        mixed.nextOffsets[p1] = 2
+        let polled4 = m.polled(mixed, bytes: 10)
+        #expect(polled4)
+        let w = m.nextWrite()
+        #expect(w?.decoded.nextOffsets.keys.sorted { $0.partition < $1.partition } == [p0])
+        #expect(w?.decoded.messageCount == 2)
+    }
+
+    @Test func pausesWhenTheBufferIsFullAndResumesUnderHalf() {
+        var m = PipelineStateMachine(maxBufferedBytes: 100)
+        m.assigned([p0, p1])
+        let polled5 = m.polled(batch(p0, from: 0, count: 1), bytes: 60)
+        #expect(polled5)
+        let flowControl1 = m.flowControl()
+        #expect(flowControl1.isEmpty, "under the limit")
+        let polled6 = m.polled(batch(p1, from: 0, count: 1), bytes: 60)
+        #expect(polled6)
+        let flowControl2 = m.flowControl()
+        #expect(flowControl2 == [A.pause([p0, p1])])
+        let flowControl3 = m.flowControl()
+        #expect(flowControl3.isEmpty, "paused once")
+        #expect(m.paused == [p0, p1])
+        _ = m.nextWrite()
+        m.writeFinished(durable: true)  // 60 left: over half
+        let flowControl4 = m.flowControl()
+        #expect(flowControl4 == [A.commit([TopicPartitionOffset(p0, offset: 1)])])
+        m.committed([TopicPartitionOffset(p0, offset: 1)])
+        _ = m.nextWrite()
+        m.writeFinished(durable: true)  // 0 left
+        let flowControl5 = m.flowControl()
+        #expect(flowControl5 == [A.resume([p0, p1]), A.commit([TopicPartitionOffset(p1, offset: 1)])])
+        #expect(m.paused.isEmpty)
+    }
+
+    @Test func partitionsAssignedWhileFullArePausedToo() {
+        var m = PipelineStateMachine(maxBufferedBytes: 10)
+        m.assigned([p0])
+        _ = m.polled(batch(p0, from: 0, count: 1), bytes: 20)
+        let flowControl6 = m.flowControl()
+        #expect(flowControl6 == [A.pause([p0])])
+        m.assigned([p1])
+        let flowControl7 = m.flowControl()
+        #expect(flowControl7 == [A.pause([p1])])
+    }
+
+    @Test func revokedPartitionsLeaveTheBufferAndAnOlderEpochNeverMovesTheDurableMark() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        m.assigned([p0])
+        _ = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
+        _ = m.polled(batch(p0, from: 5, count: 5), bytes: 10)
+        _ = m.nextWrite()  // [0, 5) under way
+        let revoked1 = m.revoked([p0])
+        #expect(revoked1.isEmpty, "nothing durable to hand over")
+        m.assigned([p0])  // back, in a new epoch: it restarts from the committed offset
+        m.writeFinished(durable: true)  // the old epoch's write finished late
+        #expect(commits(m.flowControl()).isEmpty, "an old epoch's batch does not move the new epoch's mark")
+        let nextWrite3 = m.nextWrite()
+        #expect(nextWrite3 == nil, "the old epoch's queued batch is dropped, not written")
+        #expect(m.bufferedBytes == 0)
+    }
+
+    @Test func revokeHandsOverWhatIsDurable() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        m.assigned([p0, p1])
+        _ = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
+        _ = m.nextWrite()
+        m.writeFinished(durable: true)
+        let revoked2 = m.revoked([p0])
+        #expect(revoked2 == [TopicPartitionOffset(p0, offset: 5)])
+        #expect(m.tracker.owned == [p1])
+        m.lost([p1])
+        #expect(m.tracker.owned.isEmpty)
+        #expect(commits(m.flowControl()).isEmpty)
+    }
+
+    @Test func stopDropsWhatIsQueuedAndStartsNothing() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        m.assigned([p0])
+        _ = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
+        _ = m.polled(batch(p0, from: 5, count: 3), bytes: 10)
+        _ = m.nextWrite()
+        let stop1 = m.stop()
+        #expect(stop1 == 3)
+        let nextWrite4 = m.nextWrite()
+        #expect(nextWrite4 == nil)
+        let polled7 = m.polled(batch(p0, from: 8, count: 1), bytes: 10)
+        #expect(!polled7)
+        m.writeFinished(durable: true)  // the in-flight write may still finish and be committed
+        #expect(commits(m.flowControl()) == [TopicPartitionOffset(p0, offset: 5)])
+        #expect(m.bufferedBytes == 0)
+    }
+}
+
+/// Where a partition starts when its committed offset is unusable.
+@Suite struct StartOffsetRuleTests {
+    let tp = TopicPartition("t", 3)
+
+    func decide(committed: Int64?, low: Int64 = 100, high: Int64 = 500, checkpoint: Int64?) -> StartOffsetRule.Decision? {
+        StartOffsetRule.decide([AssignedPartition(topicPartition: tp, committed: committed, low: low, high: high)],
+                               checkpoints: checkpoint.map { [3: $0] } ?? [:]).first
+    }
+
+    @Test func aUsableCommittedOffsetIsKept() {
+        #expect(decide(committed: 100, checkpoint: 400) == nil, "even behind the checkpoint: an operator may have reset it")
+        #expect(decide(committed: 500, checkpoint: 400) == nil)
+        #expect(decide(committed: nil, checkpoint: nil) == nil, "nothing known: auto.offset.reset=earliest")
+    }
+
+    @Test func noCommittedOffsetResumesFromTheCheckpoint() {
+        #expect(decide(committed: nil, checkpoint: 300) == .init(topicPartition: tp, offset: 300, reason: .noCommittedOffset, checkpoint: 300))
+        #expect(decide(committed: nil, checkpoint: 50)?.offset == 100, "clamped to what the log still holds")
+    }
+
+    @Test func outOfRangeResumesFromTheCheckpointNeverFromTheEnd() {
+        #expect(decide(committed: 20, checkpoint: 250) == .init(topicPartition: tp, offset: 250, reason: .committedOutOfRange, checkpoint: 250))
+        #expect(decide(committed: 20, checkpoint: nil)?.offset == 100, "no checkpoint: the oldest offset")
+        #expect(decide(committed: 900, checkpoint: 880)?.offset == 100, "log recreated: read all of the new one")
+        #expect(decide(committed: 900, low: 0, high: 10, checkpoint: nil)?.offset == 0)
+    }
+}
+
+/// Which database failures are the data's fault (dead letter) and which are the database's (retry).
+@Suite struct PostgresErrorClassificationTests {
+    @Test func dataErrorsArePoisonEverythingElseIsRetried() {
+        for state in ["22021", "22P05", "22003", "23514", "23502", "23503"] {
+            let e = PostgresError(.query, "x", sqlState: state)
+            #expect(e.isDataError && !e.isTransient, "\(state)")
+        }
+        #expect(!PostgresError(.copy, "x", sqlState: "23505").isDataError, "a unique violation is a redelivery")
+        for state in ["40P01", "40001", "53100", "53200", "25006", "57014", "55P03", "57P01", "08006", "58030"] {
+            let e = PostgresError(.query, "x", sqlState: state)
+            #expect(e.isTransient && !e.isDataError, "\(state)")
+        }
+        #expect(PostgresError(.copy, "COPY data could not be sent: server closed the connection").isConnectionFailure,
+                "a COPY that lost its connection mid-stream")
+        #expect(PostgresError(.closed, "x").isTransient)
+    }
+}
