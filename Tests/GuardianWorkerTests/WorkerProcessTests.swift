@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import GuardianTestSupport
+import Testing
+
+/// `guardian worker` as an operator runs it: a clear error for a busy metrics port, health and
+/// readiness endpoints, SIGTERM drains and exits 0.
+@Suite struct WorkerProcessTests {
+    func workerProcess(_ f: WorkerFixture, arguments: [String]) -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: WorkerCrashTests.guardianBinary)
+        process.arguments = ["worker"] + arguments + sessionProperties.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
+        var env = ProcessInfo.processInfo.environment
+        env["KAFKA_BOOTSTRAP_SERVERS"] = f.kafka.bootstrapServers
+        env["GUARDIAN_TOPIC"] = f.topic
+        env["GUARDIAN_GROUP"] = f.group
+        env["TIMESCALEDB_URI"] = f.database.uri
+        env["REDIS_HOST"] = f.redis.host
+        env["REDIS_PORT"] = String(f.redis.port)
+        process.environment = env
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        return (process, err)
+    }
+
+    func waitForExit(_ p: Process, within timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            return false
+        }
+        return true
+    }
+
+    func get(_ url: String) async -> (status: Int, body: String)? {
+        guard let (data, response) = try? await URLSession.shared.data(from: URL(string: url)!) else { return nil }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func aBusyMetricsPortFailsBeforeJoiningWithTheAddressAndTheSetting() async throws {
+        let f = try await WorkerFixture.make(partitions: 2)
+        let busy = try SilentServer()
+        let (p, err) = workerProcess(f, arguments: ["--metrics-port", String(busy.port)])
+        try p.run()
+        #expect(try await waitForExit(p, within: .seconds(20)), "exits on its own")
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus != 0)
+        #expect(text.contains("127.0.0.1:\(busy.port)") && text.contains("GUARDIAN_METRICS_PORT") && text.contains("already in use"), "\(text)")
+        try await f.database.drop()
+    }
+
+    @Test func readinessThenSigtermDrainsCommitsAndExitsZero() async throws {
+        let f = try await WorkerFixture.make(partitions: 3)
+        let port = try closedLoopbackPort()
+        let (p, _) = workerProcess(f, arguments: ["--metrics-port", String(port)])
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        try await f.publish(count: 900, symbols: 9)
+        try await f.waitUntil("every event stored and committed") {
+            let rows = try await f.rowCounts().rows
+            guard rows == 900 else { return false }
+            return try await f.caughtUp()
+        }
+        #expect(await get("http://127.0.0.1:\(port)/healthz")?.status == 200)
+        var ready: (status: Int, body: String)?
+        try await f.waitUntil("ready", timeout: .seconds(20)) {
+            ready = await get("http://127.0.0.1:\(port)/readyz")
+            return ready?.status == 200
+        }
+        let body = try #require(ready?.body)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        #expect(json["ready"] as? Bool == true)
+        #expect((json["database"] as? [String: Any])?["up"] as? Bool == true, "\(body)")
+        #expect((json["kafka"] as? [String: Any])?["up"] as? Bool == true, "\(body)")
+        #expect(json["paused_partitions"] as? Int == 0 && json["cache_stale"] as? Bool == false, "\(body)")
+        let metrics = await get("http://127.0.0.1:\(port)/metrics")?.body ?? ""
+        #expect(metrics.contains(#"guardian_component_up{component="database"} 1"#), "component gauges exported")
+
+        kill(p.processIdentifier, SIGTERM)
+        #expect(try await waitForExit(p, within: .seconds(30)), "SIGTERM drains within the shutdown deadline")
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0)
+        #expect(try await f.caughtUp(), "everything durable is committed")
+        try await f.cleanUp(symbols: 9)
+    }
+}
