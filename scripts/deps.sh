@@ -28,6 +28,14 @@ if ! command -v swift >/dev/null 2>&1; then
   exit 1
 fi
 
+# TimescaleDB (installed separately, see README) is built against a PostgreSQL 15 minor release;
+# an older server cannot load it. Keep the server current when the extension is present.
+if [ -f /usr/share/postgresql/15/extension/timescaledb.control ] && [ "$(id -u)" -eq 0 ] \
+   && dpkg --compare-versions "$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null || echo 0)" lt 15.20; then
+  echo "deps: TimescaleDB is installed; upgrading postgresql-15 so it can load it"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --only-upgrade postgresql-15 postgresql-client-15 libpq5 libpq-dev
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all present (${PACKAGES[*]})"
   exit 0

@@ -20,7 +20,13 @@ BROKERS="${GUARDIAN_DEV_BROKERS:-3}"
 ENV_FILE="$RUN_DIR/stack.env"
 
 log() { echo "stack: $*" >&2; }
-die() { log "error: $*"; exit 1; }
+STARTING=0
+die() {
+  log "error: $*"
+  # A failed start-up stops what it had started, so a retry begins clean.
+  if [ "$STARTING" = 1 ]; then STARTING=0; log "start-up failed; stopping what was started"; down >/dev/null 2>&1 || true; fi
+  exit 1
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -80,6 +86,8 @@ start_postgres() {
   else
     mkdir -p "$pgdata"
   fi
+  # Left over from an interrupted run: the data is throwaway.
+  [ -z "$(ls -A "$pgdata" 2>/dev/null)" ] || { log "removing a stale $pgdata"; rm -rf "$pgdata"; mkdir -p "$pgdata"; [ "$(id -u)" -ne 0 ] || chown postgres: "$pgdata"; }
   echo "$pgdata" > "$RUN_DIR/pgdata.path"
   as_pg "$bindir/initdb" -D "$pgdata" -U guardian --auth=trust -E UTF8 --no-locale >"$RUN_DIR/initdb.log" 2>&1 \
     || die "initdb failed (see $RUN_DIR/initdb.log)"
@@ -97,8 +105,19 @@ start_postgres() {
       echo "timescaledb.telemetry_level = off"
     fi
   } | as_pg tee -a "$pgdata/postgresql.conf" >/dev/null
-  as_pg "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start >/dev/null \
-    || die "PostgreSQL did not start (see $pgdata/server.log)"
+  if ! as_pg "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start >/dev/null; then
+    # An extension built for a newer PostgreSQL minor release fails to load ("undefined symbol"):
+    # say how to fix it and run plain PostgreSQL rather than no stack at all.
+    if [ -f "$ext" ] && grep -q 'could not load library.*timescaledb' "$pgdata/server.log"; then
+      log "warning: TimescaleDB cannot load into this PostgreSQL ($(grep -o 'undefined symbol.*' "$pgdata/server.log" | head -n1)); upgrade the server (apt-get install --only-upgrade postgresql-15, or make deps as root). Continuing in plain PostgreSQL mode."
+      as_pg sed -i '/^shared_preload_libraries = .timescaledb./d; /^timescaledb\./d' "$pgdata/postgresql.conf"
+      ext=/nonexistent
+      as_pg "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start >/dev/null \
+        || die "PostgreSQL did not start (see $pgdata/server.log)"
+    else
+      die "PostgreSQL did not start (see $pgdata/server.log)"
+    fi
+  fi
   cp "$pgdata/postmaster.pid" "$RUN_DIR/postgres.pid" 2>/dev/null || true
   psql -X -q -h 127.0.0.1 -p "$port" -U guardian -d postgres -c "CREATE DATABASE guardian" >/dev/null
   if [ -f "$ext" ]; then
@@ -134,11 +153,13 @@ up() {
   fi
   mkdir -p "$RUN_DIR"
   chmod 755 "$RUN_DIR"
-  trap 'log "start-up failed; stopping what was started"; down >/dev/null 2>&1 || true' ERR
+  STARTING=1
+  trap 'die "a start-up step failed"' ERR
   start_redis
   start_postgres
   start_dev_broker
   trap - ERR
+  STARTING=0
   cat > "$ENV_FILE" <<ENV
 KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP
 GUARDIAN_DEV_BROKER_CONTROL=$KAFKA_CONTROL

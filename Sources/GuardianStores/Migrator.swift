@@ -80,6 +80,9 @@ public struct Migrator: Sendable {
         }
         let settingsSQL = settings.sqlSettings
         let report = try await connection.withSession { session in
+            if let version = try session.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").scalar {
+                try TimescaleVersion.check(version)
+            }
             try session.execute("SELECT pg_advisory_lock(hashtext('guardian_migrate'))")
             defer { _ = try? session.execute("SELECT pg_advisory_unlock(hashtext('guardian_migrate'))") }
             try session.execute("""

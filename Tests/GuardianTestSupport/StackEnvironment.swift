@@ -39,6 +39,9 @@ public struct StackEnvironment: Sendable {
     public var devBrokerControl: String { get throws { try require("GUARDIAN_DEV_BROKER_CONTROL") } }
     public var postgresURI: String { get throws { try require("TIMESCALEDB_URI") } }
     public var redisHost: String { get throws { try require("REDIS_HOST") } }
+    /// `timescaledb` or `postgresql`, as `scripts/stack.sh` found it.
+    public var storageMode: String? { values["GUARDIAN_STORAGE_MODE"] }
+    public var isTimescaleDB: Bool { storageMode == "timescaledb" }
     public var redisPort: Int {
         get throws {
             let text = try require("REDIS_PORT")
