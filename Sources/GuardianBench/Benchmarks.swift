@@ -60,7 +60,7 @@ public enum Benchmarks {
             let committed = try await admin.committedOffsets(groupID: group, partitions: ends.map(\.topicPartition))
             let elapsed = (clock.now - start).secondsDouble
             if first == nil, committed.contains(where: { ($0.offset ?? 0) > 0 }) { first = elapsed }
-            if Set(committed) == Set(ends) { return (first ?? elapsed, elapsed) }
+            if try await admin.totalLag(groupID: group, topic: topic) == 0 { return (first ?? elapsed, elapsed) }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw KafkaError(.timeout, "group \(group) did not drain \(topic) within \(timeout)")

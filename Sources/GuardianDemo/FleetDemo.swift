@@ -179,13 +179,7 @@ public struct FleetDemo: Sendable {
     }
 
     private func totalLag(_ admin: KafkaAdmin) async throws -> Int64? {
-        let ends = try await admin.endOffsets(topic: options.topic)
-        let committed = try await admin.committedOffsets(groupID: options.group, partitions: ends.map(\.topicPartition))
-        let byPartition = Dictionary(uniqueKeysWithValues: committed.map { ($0.topicPartition, $0.offset) })
-        return ends.reduce(Int64(0)) { sum, end in
-            let done = (byPartition[end.topicPartition] ?? nil) ?? 0
-            return sum + max(0, (end.offset ?? 0) - done)
-        }
+        try await admin.totalLag(groupID: options.group, topic: options.topic)
     }
 
     private func liveLine(_ db: PostgresConnection, admin: KafkaAdmin, elapsed: Duration, published: Int, persisted: Int,

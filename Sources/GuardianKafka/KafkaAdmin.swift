@@ -55,6 +55,27 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// Messages of `topic` that group `groupID` has not committed past, summed over partitions. A
+    /// partition without a committed offset counts from its low watermark, so an empty partition
+    /// (nothing to commit) has no lag.
+    public func totalLag(groupID: String, topic: String, timeout: Duration = .seconds(10)) async throws -> Int64 {
+        let ends = try await endOffsets(topic: topic, timeout: timeout)
+        let committed = try await committedOffsets(groupID: groupID, partitions: ends.map(\.topicPartition), timeout: timeout)
+        let byPartition = Dictionary(uniqueKeysWithValues: committed.map { ($0.topicPartition, $0.offset) })
+        var total: Int64 = 0
+        for end in ends {
+            let high = end.offset ?? 0
+            let done: Int64
+            if let c = byPartition[end.topicPartition] ?? nil {
+                done = c
+            } else {
+                done = high == 0 ? 0 : try await watermarks(topic: topic, partition: end.partition, timeout: timeout).low
+            }
+            total += max(0, high - done)
+        }
+        return total
+    }
+
     private func probe(groupID: String) throws(KafkaError) -> KafkaHandle {
         if let existing = probes.withLock({ $0[groupID] }) { return existing }
         var defaults = KafkaConsumer.defaultProperties
