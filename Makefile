@@ -4,12 +4,13 @@ SHELL := /bin/bash
 SWIFT ?= swift
 export GUARDIAN_RUN_DIR ?= $(CURDIR)/.run
 
-.PHONY: help deps build release test run bench stack-up stack-down stack-status clean
+.PHONY: help deps build release test run bench chaos stack-up stack-down stack-status clean
 
 help:
 	@echo "make run         build (release), start the local stack, run the demo (simulated engine, 3 workers), stop the stack"
 	@echo "make test        install what is missing, build, start the local stack, run all tests, stop it"
 	@echo "make bench       release build; decoder and worker throughput against the database floor (figures)"
+	@echo "make chaos       release build; the worker fault suite (Redis, PostgreSQL, brokers, kill -9, poison...) as figures"
 	@echo "make deps        apt-install the Debian packages the build and the stack need (as root)"
 	@echo "make build       debug build of the guardian binary and the tests"
 	@echo "make stack-up    start Redis, PostgreSQL and the dev broker on free loopback ports (.run/stack.env)"
@@ -36,6 +37,10 @@ run: release
 # Figures, not pass/fail: decoder, one worker draining 300,000 events, the database's own floor.
 bench: release
 	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh scripts/bench.sh
+
+# The fault suite, printed as figures: make chaos CHAOS_CASES="1 5 9" CHAOS_RATE=1000 CHAOS_DURATION=30
+chaos: release
+	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh scripts/chaos.sh
 
 stack-up: build
 	GUARDIAN_BIN=$(CURDIR)/.build/debug/guardian scripts/stack.sh up
