@@ -53,12 +53,14 @@ public struct PipelineStateMachine: Sendable {
     // MARK: ownership
 
     /// Partitions were assigned (in a new epoch each). While the buffer is full, the next
-    /// `flowControl` pauses them too.
-    public mutating func assigned(_ tps: [TopicPartition]) {
+    /// `flowControl` pauses them too. `durableUpTo` holds the partitions that start at a checkpoint:
+    /// everything before it is durable, so it is committed even if nothing new arrives.
+    public mutating func assigned(_ tps: [TopicPartition], durableUpTo: [TopicPartition: Int64] = [:]) {
         tracker.assign(tps)
         for tp in tps {
             nextEpoch += 1
             epochs[tp] = nextEpoch
+            if let offset = durableUpTo[tp] { tracker.markDurable(tp, nextOffset: offset) }
         }
     }
 

@@ -1,20 +1,30 @@
 import GuardianKafka
 
-/// Where a newly assigned partition starts when Kafka's committed offset is unusable — pure, so each
-/// case is unit-tested. `guardian_checkpoints` holds the next offset after the newest durable batch.
+/// Where a newly assigned partition starts — pure, so each case is unit-tested.
+/// `guardian_checkpoints` holds, per partition, the next offset after the newest durable batch: every
+/// offset below it is in the database (a worker writes a partition's batches in order, from a
+/// committed offset, and a committed offset is durable), whichever worker wrote it.
 ///
-/// - committed offset inside the log → keep it (the normal case; also what an operator's reset set);
 /// - committed offset outside the log (out of range), or none while a checkpoint exists → the
-///   checkpoint, clamped to what the log still holds; without a checkpoint, the oldest offset;
-/// - neither → nothing to decide (`auto.offset.reset=earliest`).
+///   checkpoint, clamped to what the log still holds; without a checkpoint, the oldest offset
+///   (an alert: Kafka's checkpoint was unusable);
+/// - committed offset inside the log but behind the checkpoint (a worker died, or lost the partition
+///   in a rebalance, after its write and before its commit) → the checkpoint, when `skipDurable`: what
+///   is already durable is not read again;
+/// - otherwise → the committed offset (or `auto.offset.reset=earliest` when there is none).
 ///
-/// Never the end of the log: skipping ahead would silently lose events.
+/// Never the end of the log: skipping ahead of what is durable would silently lose events.
 public enum StartOffsetRule {
     public enum Reason: String, Sendable, Equatable {
         /// The group has no committed offset, but the database has a checkpoint (group lost or recreated).
         case noCommittedOffset = "no_committed_offset"
         /// The committed offset is outside the log (retention deleted it, or the topic was recreated).
         case committedOutOfRange = "committed_out_of_range"
+        /// The committed offset is behind what is durable (the batches between were written, not committed).
+        case checkpointAhead = "checkpoint_ahead"
+
+        /// True when Kafka's committed offset was unusable (an alert), false for the routine skip.
+        public var isAlert: Bool { self != .checkpointAhead }
     }
 
     public struct Decision: Sendable, Equatable {
@@ -32,12 +42,15 @@ public enum StartOffsetRule {
         }
     }
 
-    public static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Int64]) -> [Decision] {
+    public static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Int64], skipDurable: Bool = true) -> [Decision] {
         partitions.compactMap { p in
             let checkpoint = checkpoints[p.topicPartition.partition]
             let reason: Reason
             if let committed = p.committed {
-                guard committed < p.low || committed > p.high else { return nil }
+                if committed >= p.low && committed <= p.high {
+                    guard skipDurable, let checkpoint, checkpoint > committed, checkpoint <= p.high else { return nil }
+                    return Decision(topicPartition: p.topicPartition, offset: checkpoint, reason: .checkpointAhead, checkpoint: checkpoint)
+                }
                 reason = .committedOutOfRange
             } else {
                 guard checkpoint != nil else { return nil }

@@ -40,6 +40,8 @@ public final class Worker: Service, Sendable {
         public var checkpointRestores = 0
         /// Database write attempts that failed and were retried.
         public var writeRetries = 0
+        /// Messages not read again because the checkpoint showed them durable already.
+        public var skippedDurable = 0
     }
 
     public let configuration: WorkerConfiguration
@@ -54,6 +56,8 @@ public final class Worker: Service, Sendable {
     private let metrics = WorkerMetrics()
     /// The batch being written, visible to the rebalance callback.
     private let currentWrite = Mutex<InFlightWrite?>(nil)
+    /// Start offsets chosen from the checkpoints for the assignment under way (consumer thread only).
+    private let checkpointStarts = Mutex<[TopicPartition: Int64]>([:])
 
     public convenience init(configuration: WorkerConfiguration, logger: Logger) {
         self.init(configuration: configuration, logger: logger, testHooks: WorkerTestHooks())
@@ -319,7 +323,8 @@ public final class Worker: Service, Sendable {
     private func rebalanced(_ event: RebalanceEvent) -> [TopicPartitionOffset] {
         switch event {
         case .assigned(let tps):
-            let owned = machine.withLock { m in m.assigned(tps); return m.tracker.owned.count }
+            let starts = checkpointStarts.withLock { s in defer { s.removeAll() }; return s }
+            let owned = machine.withLock { m in m.assigned(tps, durableUpTo: starts); return m.tracker.owned.count }
             metrics.ownedPartitions.record(owned)
             logger.info("partitions assigned", metadata: ["partitions": "\(tps.map(\.description))", "owned": "\(owned)"])
             return []
@@ -345,28 +350,41 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Where newly assigned partitions start when their committed offset is missing or out of range:
-    /// `guardian_checkpoints` (see `StartOffsetRule`). Blocks the consumer thread for the database read.
+    /// Where newly assigned partitions start (see `StartOffsetRule`): the database's checkpoint when
+    /// the committed offset is unusable, or behind what is already durable. Blocks the consumer thread
+    /// for the database read (bounded: a database that does not answer leaves the committed offsets).
     private func startOffsets(_ partitions: [AssignedPartition]) -> [TopicPartitionOffset] {
-        let needsCheck = partitions.contains { p in p.committed.map { $0 < p.low || $0 > p.high } ?? true }
-        guard needsCheck else { return [] }
+        guard !partitions.isEmpty else { return [] }
         let postgres = configuration.postgres, topic = configuration.topic
-        let checkpoints = Blocking.run(timeout: .seconds(10)) {
+        let checkpoints = Blocking.run(timeout: .seconds(3)) {
             try await Checkpoints(connection: try await PostgresConnection.connect(postgres)).read(topic: topic)
         }
         if case .failure(let error) = checkpoints {
-            logger.error("could not read guardian_checkpoints for the assigned partitions", metadata: ["error": "\(error)"])
+            logger.error("could not read guardian_checkpoints for the assigned partitions; starting from the committed offsets",
+                         metadata: ["error": "\(error)"])
         }
-        let decisions = StartOffsetRule.decide(partitions, checkpoints: (try? checkpoints.get()) ?? [:])
-        stats.withLock { $0.checkpointRestores += decisions.count }
+        let decisions = StartOffsetRule.decide(partitions, checkpoints: (try? checkpoints.get()) ?? [:],
+                                               skipDurable: configuration.skipDurableOnAssignment)
         for d in decisions {
             metrics.checkpointRestores(d.reason.rawValue).increment()
-            logger.error("ALERT: checkpoint unusable; resuming from the database's checkpoint (never from the end)", metadata: [
+            let committed = partitions.first { $0.topicPartition == d.topicPartition }?.committed
+            let metadata: Logger.Metadata = [
                 "partition": "\(d.topicPartition)", "reason": "\(d.reason.rawValue)", "resume_at": "\(d.offset)",
-                "checkpoint": "\(d.checkpoint.map(String.init) ?? "none")",
-                "committed": "\(partitions.first { $0.topicPartition == d.topicPartition }?.committed.map(String.init) ?? "none")",
-            ])
+                "checkpoint": "\(d.checkpoint.map(String.init) ?? "none")", "committed": "\(committed.map(String.init) ?? "none")",
+            ]
+            if d.reason.isAlert {
+                logger.error("ALERT: committed offset unusable; resuming from the database's checkpoint (never from the end)", metadata: metadata)
+            } else {
+                logger.info("resuming after what is already durable (written, not yet committed, by the previous owner)", metadata: metadata)
+            }
         }
+        stats.withLock { s in
+            s.checkpointRestores += decisions.filter(\.reason.isAlert).count
+            for d in decisions where !d.reason.isAlert {
+                s.skippedDurable += Int(d.offset - (partitions.first { $0.topicPartition == d.topicPartition }?.committed ?? d.offset))
+            }
+        }
+        checkpointStarts.withLock { s in for d in decisions { s[d.topicPartition] = d.offset } }
         return decisions.map { TopicPartitionOffset($0.topicPartition, offset: $0.offset) }
     }
 

@@ -42,6 +42,11 @@ public struct WorkerConfiguration: Sendable {
     /// On SIGTERM, how long the in-flight write may take to finish before it is abandoned (not
     /// committed; redelivered to the next owner). Default 20 s.
     public var shutdownTimeout: Duration
+    /// When a partition is assigned with a committed offset behind `guardian_checkpoints` (its previous
+    /// owner wrote, then died or lost it before committing), start at the checkpoint instead of
+    /// reading the durable tail again. Default true. An operator who rewinds the group's offsets to
+    /// re-process must move the checkpoints too (or turn this off). `$GUARDIAN_SKIP_DURABLE` = 0 turns it off.
+    public var skipDurableOnAssignment: Bool
     /// Events larger than this are dead-lettered as `oversized`. Default `$GUARDIAN_MAX_EVENT_BYTES` or 1,000,000.
     public var maxEventBytes: Int
 
@@ -57,7 +62,7 @@ public struct WorkerConfiguration: Sendable {
         workerID: String? = nil,
         deadLetterTopic: String? = nil, maxBufferedBytes: Int? = nil,
         maxRetryDelay: Duration = .seconds(5), shutdownTimeout: Duration = .seconds(20),
-        maxEventBytes: Int? = nil
+        maxEventBytes: Int? = nil, skipDurableOnAssignment: Bool? = nil
     ) {
         self.kafka = kafka
         self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
@@ -78,6 +83,7 @@ public struct WorkerConfiguration: Sendable {
         self.maxRetryDelay = maxRetryDelay
         self.shutdownTimeout = shutdownTimeout
         self.maxEventBytes = maxEventBytes ?? Env.int("GUARDIAN_MAX_EVENT_BYTES") ?? GuardianEvent.defaultMaxEventBytes
+        self.skipDurableOnAssignment = skipDurableOnAssignment ?? ((Env.int("GUARDIAN_SKIP_DURABLE") ?? 1) != 0)
     }
 }
 

@@ -143,6 +143,19 @@ import Testing
         #expect(error?.message.contains("no_such_db") == true)
     }
 
+    /// No statement hangs a worker: the server cancels it after `statementTimeout` (57014), an error
+    /// the worker retries.
+    @Test func aStatementPastTheTimeoutIsCancelledAsTransient() async throws {
+        var c = configuration
+        c.statementTimeout = .milliseconds(300)
+        let db = try await PostgresConnection.connect(c)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: PostgresError.self) { try await db.execute("SELECT pg_sleep(30)") }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(error?.sqlState == "57014" && error?.isTransient == true && error?.isDataError == false)
+        #expect(try await db.query("SHOW statement_timeout").scalar == "300ms", "the connection stays usable")
+    }
+
     @Test func redactsPasswords() {
         #expect(PostgresConfiguration(uri: "postgresql://u:pw@h:5432/d").redactedURI == "postgresql://u:***@h:5432/d")
         #expect(PostgresConfiguration(uri: "postgresql://u@h/d").redactedURI == "postgresql://u@h/d")

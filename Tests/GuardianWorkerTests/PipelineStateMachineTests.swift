@@ -136,6 +136,12 @@ typealias A = PipelineStateMachine.Action
         #expect(commits(m.flowControl()).isEmpty)
     }
 
+    @Test func aPartitionStartingAtACheckpointCommitsItEvenWithNothingNew() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        m.assigned([p0, p1], durableUpTo: [p0: 250])
+        #expect(commits(m.flowControl()) == [TopicPartitionOffset(p0, offset: 250)])
+    }
+
     @Test func stopDropsWhatIsQueuedAndStartsNothing() {
         var m = PipelineStateMachine(maxBufferedBytes: 1000)
         m.assigned([p0])
@@ -158,15 +164,20 @@ typealias A = PipelineStateMachine.Action
 @Suite struct StartOffsetRuleTests {
     let tp = TopicPartition("t", 3)
 
-    func decide(committed: Int64?, low: Int64 = 100, high: Int64 = 500, checkpoint: Int64?) -> StartOffsetRule.Decision? {
+    func decide(committed: Int64?, low: Int64 = 100, high: Int64 = 500, checkpoint: Int64?, skipDurable: Bool = true) -> StartOffsetRule.Decision? {
         StartOffsetRule.decide([AssignedPartition(topicPartition: tp, committed: committed, low: low, high: high)],
-                               checkpoints: checkpoint.map { [3: $0] } ?? [:]).first
+                               checkpoints: checkpoint.map { [3: $0] } ?? [:], skipDurable: skipDurable).first
     }
 
-    @Test func aUsableCommittedOffsetIsKept() {
-        #expect(decide(committed: 100, checkpoint: 400) == nil, "even behind the checkpoint: an operator may have reset it")
-        #expect(decide(committed: 500, checkpoint: 400) == nil)
+    @Test func aUsableCommittedOffsetIsKeptUnlessTheCheckpointIsAhead() {
+        #expect(decide(committed: 500, checkpoint: 400) == nil, "the committed offset is past the checkpoint")
+        #expect(decide(committed: 300, checkpoint: 300) == nil)
         #expect(decide(committed: nil, checkpoint: nil) == nil, "nothing known: auto.offset.reset=earliest")
+        #expect(decide(committed: 100, checkpoint: 400) == .init(topicPartition: tp, offset: 400, reason: .checkpointAhead, checkpoint: 400),
+                "written but not committed by the previous owner: not read again")
+        #expect(decide(committed: 100, checkpoint: 400)?.reason.isAlert == false)
+        #expect(decide(committed: 100, checkpoint: 400, skipDurable: false) == nil, "off: the committed offset wins (an operator's rewind)")
+        #expect(decide(committed: 100, checkpoint: 900) == nil, "a checkpoint past the end belongs to an older log")
     }
 
     @Test func noCommittedOffsetResumesFromTheCheckpoint() {

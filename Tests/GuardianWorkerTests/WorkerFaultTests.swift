@@ -192,6 +192,37 @@ import Testing
         try await f.cleanUp(symbols: symbols)
     }
 
+    /// A database that refuses writes for a while (read-only, as during a failover: SQLSTATE 25006) is
+    /// an outage, not poison: the batch is retried, nothing is dead-lettered or committed meanwhile,
+    /// and everything is stored once when it accepts writes again.
+    @Test func aReadOnlyDatabaseIsRetriedNeverDeadLettered() async throws {
+        let f = try await WorkerFixture.make(partitions: 3)
+        let admin = try await PostgresConnection.connect(f.database.configuration)
+        try await admin.execute("ALTER DATABASE \(f.database.name) SET default_transaction_read_only = on")
+        try await f.publish(count: 600, symbols: 6)
+        let worker = Worker(configuration: f.workerConfiguration(), logger: logger)
+        let task = Task { try await worker.run() }
+        defer { worker.requestStop() }
+        try await f.waitUntil("the write was refused and retried") { worker.statistics.writeRetries >= 2 }
+        #expect(!worker.health.database.up && !worker.health.ready)
+        #expect(worker.health.database.error?.contains("25006") == true, "\(worker.health.database)")
+        #expect(try await f.rowCounts().rows == 0)
+        #expect(try await f.committedOffsets().allSatisfy { $0.offset == nil }, "nothing committed while nothing is durable")
+
+        try await admin.execute("ALTER DATABASE \(f.database.name) SET default_transaction_read_only = off")
+        try await f.waitUntil("everything stored once the database accepts writes") {
+            let rows = try await f.rowCounts().rows
+            guard rows == 600 else { return false }
+            return try await f.caughtUp()
+        }
+        #expect(try await f.rowCounts() == (600, 600))
+        #expect(try await admin.query("SELECT count(*) FROM guardian_dead_letters").scalar == "0", "an outage is never dead-lettered")
+        #expect(worker.health.database.up)
+        worker.requestStop()
+        try await task.value
+        try await f.cleanUp(symbols: 6)
+    }
+
     /// Issue 7, item 5: a partition that never receives a message has an end offset of 0 and no
     /// committed offset, so comparing committed offsets with end offsets as sets could never succeed
     /// (about 7 % of runs of a 24-symbol, 6-partition test had such a partition).

@@ -33,13 +33,23 @@ import Testing
         // Redelivery: the group's offsets go back to the beginning; a worker reads everything again.
         try await resetToBeginning(f)
         #expect(try await f.committedOffsets().allSatisfy { $0.offset == 0 })
-        let again = Worker(configuration: f.workerConfiguration(), logger: logger)
+        // The checkpoints say all of it is durable; read it again anyway, as a rewind with checkpoints off does.
+        var rewind = f.workerConfiguration()
+        rewind.skipDurableOnAssignment = false
+        let again = Worker(configuration: rewind, logger: logger)
         try await f.run([again], until: "the redelivered events are all processed") {
             try await f.caughtUp()
         }
         #expect(try await f.rowCounts() == (count, count), "still exactly N rows")
         #expect(again.statistics.duplicates == count, "every redelivered event was a no-op")
         #expect(try await f.redisState(symbols: symbols) == state, "Redis unchanged by the replay")
+
+        // With the default, a rewound group does not read again what the database holds.
+        try await resetToBeginning(f)
+        let third = Worker(configuration: f.workerConfiguration(), logger: logger)
+        try await f.run([third], until: "the rewound group is caught up") { try await f.caughtUp() }
+        #expect(third.statistics.consumed == 0 && third.statistics.skippedDurable == count + invalid)
+        #expect(try await f.rowCounts() == (count, count))
         try await f.cleanUp(symbols: symbols)
     }
 
