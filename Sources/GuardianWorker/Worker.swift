@@ -93,6 +93,8 @@ public final class Worker: Service, Sendable {
             "postgres": "\(c.postgres.redactedURI)", "redis": "\(c.redis.address)", "dead_letter_topic": "\(c.deadLetterTopic)",
             "batch": "\(c.batch.maxEvents) events / \(c.batch.maxAge)", "buffer_max_bytes": "\(c.maxBufferedBytes)",
         ])
+        for component in ["kafka", "database", "redis"] { metrics.componentUp(component).record(0) }
+        metrics.cacheStale.record(1)
         let decoder = BatchDecoder(maxEventBytes: c.maxEventBytes)
         guard decoder.isUsable else {
             throw WorkerError(.startup, "the JSON decoder could not allocate its buffers (out of memory); not consuming")
