@@ -200,10 +200,17 @@ import Testing
         let admin = try await PostgresConnection.connect(f.database.configuration)
         try await admin.execute("ALTER DATABASE \(f.database.name) SET default_transaction_read_only = on")
         try await f.publish(count: 600, symbols: 6)
-        let worker = Worker(configuration: f.workerConfiguration(), logger: logger)
+        // A small buffer: the outage fills it, and the partitions pause while polling goes on.
+        var configuration = f.workerConfiguration()
+        configuration.maxBufferedBytes = 20_000
+        let worker = Worker(configuration: configuration, logger: logger)
         let task = Task { try await worker.run() }
         defer { worker.requestStop() }
         try await f.waitUntil("the write was refused and retried") { worker.statistics.writeRetries >= 2 }
+        try await f.waitUntil("the buffer filled and the partitions paused") { worker.health.pausedPartitions == f.partitions }
+        let consumedWhilePaused = worker.statistics.consumed
+        #expect(consumedWhilePaused < 600, "consumption stopped at the buffer limit (\(consumedWhilePaused) consumed)")
+        #expect(worker.health.bufferedBytes <= 20_000 + 500 * 300, "bounded: the limit plus at most one batch")
         #expect(!worker.health.database.up && !worker.health.ready)
         #expect(worker.health.database.error?.contains("25006") == true, "\(worker.health.database)")
         #expect(try await f.rowCounts().rows == 0)
@@ -218,6 +225,7 @@ import Testing
         #expect(try await f.rowCounts() == (600, 600))
         #expect(try await admin.query("SELECT count(*) FROM guardian_dead_letters").scalar == "0", "an outage is never dead-lettered")
         #expect(worker.health.database.up)
+        #expect(worker.health.pausedPartitions == 0, "resumed once the buffer drained")
         worker.requestStop()
         try await task.value
         try await f.cleanUp(symbols: 6)
