@@ -19,19 +19,7 @@ import Testing
         try await f.publish(count: count, symbols: symbols)
 
         // A real `guardian worker` process, told to SIGKILL itself right after its first database commit.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.guardianBinary)
-        process.arguments = ["worker", "--metrics-port", "0", "--batch-max-events", "300", "--test-crash-after-db-commits", "1"]
-            + sessionProperties.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
-        var env = ProcessInfo.processInfo.environment
-        env["KAFKA_BOOTSTRAP_SERVERS"] = f.kafka.bootstrapServers
-        env["GUARDIAN_TOPIC"] = f.topic
-        env["GUARDIAN_GROUP"] = f.group
-        env["TIMESCALEDB_URI"] = f.database.uri
-        env["REDIS_HOST"] = f.redis.host
-        env["REDIS_PORT"] = String(f.redis.port)
-        process.environment = env
-        process.standardOutput = FileHandle.nullDevice
+        let process = f.workerProcess(["--metrics-port", "0", "--batch-max-events", "300", "--test-crash-after-db-commits", "1"])
         process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = ContinuousClock.now + .seconds(60)

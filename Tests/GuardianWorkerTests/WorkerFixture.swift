@@ -115,6 +115,24 @@ struct WorkerFixture {
         return out
     }
 
+    /// A `guardian worker` process (not started) configured for this fixture through the environment,
+    /// as an operator would run it; stdout discarded.
+    func workerProcess(_ arguments: [String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: WorkerCrashTests.guardianBinary)
+        process.arguments = ["worker"] + arguments + sessionProperties.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
+        var env = ProcessInfo.processInfo.environment
+        env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrapServers
+        env["GUARDIAN_TOPIC"] = topic
+        env["GUARDIAN_GROUP"] = group
+        env["TIMESCALEDB_URI"] = database.uri
+        env["REDIS_HOST"] = redis.host
+        env["REDIS_PORT"] = String(redis.port)
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        return process
+    }
+
     /// Waits (bounded) until `condition` holds, polling every 200 ms.
     func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

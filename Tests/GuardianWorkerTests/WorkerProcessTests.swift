@@ -12,19 +12,8 @@ import Testing
 /// readiness endpoints, SIGTERM drains and exits 0.
 @Suite struct WorkerProcessTests {
     func workerProcess(_ f: WorkerFixture, arguments: [String]) -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: WorkerCrashTests.guardianBinary)
-        process.arguments = ["worker"] + arguments + sessionProperties.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
-        var env = ProcessInfo.processInfo.environment
-        env["KAFKA_BOOTSTRAP_SERVERS"] = f.kafka.bootstrapServers
-        env["GUARDIAN_TOPIC"] = f.topic
-        env["GUARDIAN_GROUP"] = f.group
-        env["TIMESCALEDB_URI"] = f.database.uri
-        env["REDIS_HOST"] = f.redis.host
-        env["REDIS_PORT"] = String(f.redis.port)
-        process.environment = env
+        let process = f.workerProcess(arguments)
         let err = Pipe()
-        process.standardOutput = FileHandle.nullDevice
         process.standardError = err
         return (process, err)
     }
