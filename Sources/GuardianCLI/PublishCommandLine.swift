@@ -47,7 +47,17 @@ final class ErrorReporter: @unchecked Sendable {
 struct PublishCommandLine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
-        abstract: "Publish guardian events from JSON lines (stdin or --file), validated against contract v1.")
+        abstract: "Publish guardian events from JSON lines (stdin or --file), validated against contract v1.",
+        discussion: """
+            A line that is not a valid v1 event (including one over GUARDIAN_MAX_EVENT_BYTES, default 1000000 \
+            bytes) is reported as `line N: [event.reason] …` and not published. An event Kafka refuses for good \
+            (too large for the broker, unknown topic, not authorized) is written to dead-letters.jsonl in the spool \
+            directory and never blocks the events behind it.
+
+            Exit status: 0 every accepted event was delivered; 1 some lines were rejected (0 with --skip-invalid); \
+            2 some events were dropped (spool full) or dead-lettered; 3 some events are still in the spool (not \
+            delivered within --flush-timeout; the next run delivers them). When several apply: 2, then 3, then 1.
+            """)
 
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var publisher: PublisherOptions
@@ -95,11 +105,14 @@ struct PublishCommandLine: AsyncParsableCommand {
         let flushed = (try? await pub.flush(timeout: .seconds(publisher.flushTimeout))) != nil
         await pub.close()
         let c = pub.counters
-        print("publish: read \(read), published \(c.published), rejected \(rejected), delivered \(c.delivered)"
+        let invalid = rejected + c.rejected
+        print("publish: read \(read), published \(c.published), rejected \(invalid), delivered \(c.delivered)"
               + (c.spooled > 0 ? ", spooled \(c.spooled)" : "") + (c.dropped > 0 ? ", dropped \(c.dropped)" : "")
+              + (c.deadLettered > 0 ? ", dead-lettered \(c.deadLettered) (see \(pub.deadLetterFile.path))" : "")
               + (flushed ? "" : " — not all delivered within \(publisher.flushTimeout) s: the rest is in the spool for the next run"))
-        if rejected > 0 && !skipInvalid { throw ExitCode(1) }
-        if c.dropped > 0 { throw ExitCode(2) }
+        if c.dropped > 0 || c.deadLettered > 0 { throw ExitCode(2) }
+        if !flushed || pub.spoolBytes > 0 { throw ExitCode(3) }
+        if invalid > 0 && !skipInvalid { throw ExitCode(1) }
     }
 }
 

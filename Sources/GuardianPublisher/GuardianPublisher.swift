@@ -21,6 +21,10 @@ public final class GuardianPublisher: Sendable {
         public var failed = 0
         public var spooled = 0
         public var dropped = 0
+        /// Refused by `publish` before queueing: over `maxEventBytes`, or a string holding U+0000.
+        public var rejected = 0
+        /// Refused by Kafka for good; kept in the dead-letter file of the spool directory.
+        public var deadLettered = 0
     }
 
     private struct State {
@@ -39,8 +43,17 @@ public final class GuardianPublisher: Sendable {
     private let encoder = EventEncoder()
     private let metrics = PublisherMetrics()
     private let drainer = Mutex<Task<Void, Never>?>(nil)
-    /// Ids of messages the drainer sent from the spool (they stay in the spool until delivered).
-    private let fromSpool = Mutex<Set<UInt64>>([])
+    private let deadLetters: PublisherDeadLetters
+    /// What became of each message the drainer sent from the spool. A record leaves the spool only on
+    /// its own delivery report.
+    private enum SpoolOutcome {
+        case pending, delivered
+        case failed(KafkaError)
+    }
+    private let spoolOutcomes = Mutex<[UInt64: SpoolOutcome]>([:])
+    /// The spooled records produced and not yet resolved (drainer task only): never produced again
+    /// while in flight.
+    private let inFlight = Mutex<[(record: SpoolRecord, id: UInt64?, refused: KafkaError?)]>([])
     /// Directly published messages that came back undelivered (purged at close), oldest first.
     private let returned = Mutex<[(key: [UInt8], value: [UInt8])]>([])
 
@@ -52,6 +65,7 @@ public final class GuardianPublisher: Sendable {
         let spool = try Spool(directory: configuration.spoolDirectory, maxBytes: configuration.spoolMaxBytes,
                               sync: configuration.spoolSync)
         self.spool = spool
+        deadLetters = PublisherDeadLetters(directory: configuration.spoolDirectory)
         state = Mutex(State(spooling: !spool.isEmpty))
         var kafka = configuration.kafka
         for (k, v) in configuration.producerProperties where kafka.properties[k] == nil { kafka.properties[k] = v }
@@ -78,12 +92,33 @@ public final class GuardianPublisher: Sendable {
     /// Undelivered bytes in the spool.
     public var spoolBytes: Int { spool.byteCount }
 
-    /// Publishes `event`. Never throws and never waits on the network.
+    /// The dead-letter file: events Kafka refused for good, one JSON line each.
+    public var deadLetterFile: URL { deadLetters.url }
+
+    /// Publishes `event`. Never throws and never waits on the network. An event that could never be
+    /// stored — encoded larger than `maxEventBytes`, or a string holding U+0000 — is rejected here
+    /// (counted, reported to `onError`) instead of blocking the events behind it.
     public func publish(_ event: GuardianEvent) {
         var value: [UInt8] = []
         value.reserveCapacity(320)
         encoder.encode(event, into: &value)
+        if let rejection = Self.rejection(event, encodedBytes: value.count, limit: configuration.maxEventBytes) {
+            state.withLock { $0.counters.rejected += 1 }
+            metrics.rejected.increment()
+            onError(rejection)
+            return
+        }
         publish(key: Array(event.symbol.utf8), value: value)
+    }
+
+    static func rejection(_ e: GuardianEvent, encodedBytes: Int, limit: Int) -> EventRejection? {
+        if encodedBytes > limit {
+            return EventRejection(.oversized, "event \(e.eventID) of \(e.symbol) is \(encodedBytes) bytes encoded, over the \(limit)-byte limit")
+        }
+        for (name, text) in [("reason", e.reason), ("attrs", e.attrs)] where text?.utf8.contains(0) == true {
+            return EventRejection(.invalidValue, "event \(e.eventID): '\(name)' contains U+0000 (NUL), which PostgreSQL cannot store")
+        }
+        return nil
     }
 
     /// Publishes an event whose `seq` and `eventID` the publisher assigns: `seq` counts up per symbol
@@ -110,8 +145,11 @@ public final class GuardianPublisher: Sendable {
             if s.closed { return .closed }
             if !s.spooling && !brokersDown.load(ordering: .relaxed) {
                 let result = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: key, value: value) }
-                if case .success = result { return .sent }
-                s.spooling = true  // queue full (or the producer refused): spool from now on
+                switch result {
+                case .success: return .sent
+                case .failure(let error) where PublisherDeadLetters.isPermanent(error): return .refused(error)
+                case .failure: s.spooling = true  // queue full: spool from now on
+                }
             }
             s.spooling = true
             do throws(SpoolError) {
@@ -125,6 +163,7 @@ public final class GuardianPublisher: Sendable {
         }
         switch outcome {
         case .sent: break
+        case .refused(let error): deadLetter(key: key, value: value, error: error)
         case .spooled: metrics.spooled.increment()
         case .dropped(let error):
             metrics.dropped.increment()
@@ -142,16 +181,24 @@ public final class GuardianPublisher: Sendable {
     private enum Outcome {
         case sent, spooled, closed
         case dropped(SpoolError)
+        /// Kafka will never take it: to the dead-letter file, not the spool (it would block what follows).
+        case refused(KafkaError)
     }
 
     private func delivered(_ report: DeliveryReport) {
-        let wasSpooled = fromSpool.withLock { $0.remove(report.messageID) != nil }
+        let wasSpooled = spoolOutcomes.withLock { o -> Bool in
+            guard o[report.messageID] != nil else { return false }
+            o[report.messageID] = report.error.map { .failed($0) } ?? .delivered
+            return true
+        }
         if let error = report.error {
-            // With message.timeout.ms=0 only a purge at close (or a fatal error) gets here. A message from
-            // the spool is still in the spool; a direct one is kept to go in front of the spool at close.
+            // With message.timeout.ms=0 only a purge at close, or an error no retry fixes, gets here. A
+            // message from the spool stays in the spool until the drainer reads its outcome.
             if wasSpooled { return }
-            if let key = report.failedKey, let value = report.failedValue {
-                returned.withLock { $0.append((key, value)) }
+            if PublisherDeadLetters.isPermanent(error) {
+                deadLetter(key: report.failedKey, value: report.failedValue ?? [], error: error)
+            } else if let key = report.failedKey, let value = report.failedValue {
+                returned.withLock { $0.append((key, value)) }  // purged at close: in front of the spool
             } else {
                 state.withLock { $0.counters.failed += 1 }
                 metrics.failed.increment()
@@ -162,6 +209,20 @@ public final class GuardianPublisher: Sendable {
         brokersDown.store(false, ordering: .relaxed)
         state.withLock { $0.counters.delivered += 1 }
         metrics.delivered.increment()
+    }
+
+    /// Sets an event Kafka refused for good aside in the dead-letter file; counted and reported.
+    private func deadLetter(key: [UInt8]?, value: [UInt8], error: KafkaError) {
+        do {
+            try deadLetters.record(topic: configuration.topic, key: key, value: value, error: error)
+            state.withLock { $0.counters.deadLettered += 1 }
+            metrics.deadLettered.increment()
+            onError(KafkaError(error.kind, "event dead-lettered to \(deadLetters.url.path): \(error.message)", rdkafkaCode: error.rdkafkaCode))
+        } catch {
+            state.withLock { $0.counters.dropped += 1 }
+            metrics.dropped.increment()
+            onError(error)
+        }
     }
 
     private func clientError(_ error: KafkaError) {
@@ -192,6 +253,7 @@ public final class GuardianPublisher: Sendable {
             guard (try? await producer.metadata(topic: configuration.topic, timeout: .seconds(1))) != nil else { return .milliseconds(500) }
             brokersDown.store(false, ordering: .relaxed)
         }
+        if let wait = resolveInFlight() { return wait }
         // Let librdkafka's memory (older messages) empty first.
         if producer.outstandingCount > configuration.memoryQueueMessages / 2 { return .milliseconds(100) }
         do {
@@ -207,23 +269,54 @@ public final class GuardianPublisher: Sendable {
                 }
                 return done ? .milliseconds(100) : .zero
             }
-            var sentThrough: SpoolPosition?
+            var batch: [(record: SpoolRecord, id: UInt64?, refused: KafkaError?)] = []
             for r in records {
                 let sent = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: r.key, value: r.value) }
-                guard case .success(let id) = sent else { break }
-                fromSpool.withLock { _ = $0.insert(id) }
-                sentThrough = r.end
+                switch sent {
+                case .success(let id):
+                    spoolOutcomes.withLock { $0[id] = .pending }
+                    batch.append((r, id, nil))
+                case .failure(let error) where PublisherDeadLetters.isPermanent(error):
+                    batch.append((r, nil, error))  // refused at once (too large, …): set aside in order
+                case .failure:
+                    break  // queue full: the rest waits for the next round
+                }
+                if case .failure(let e) = sent, !PublisherDeadLetters.isPermanent(e) { break }
             }
-            guard let sentThrough else { return .milliseconds(100) }
-            // Only forget spooled records once librdkafka has delivered them (a crash before that redelivers:
-            // event_id makes the copy a no-op downstream).
-            try await producer.flush(timeout: .seconds(30))
-            try spool.acknowledge(through: sentThrough)
-            return .zero
+            guard !batch.isEmpty else { return .milliseconds(100) }
+            inFlight.withLock { $0 = batch }
+            return .milliseconds(5)
         } catch {
             onError(error)
             return .milliseconds(500)
         }
+    }
+
+    /// Settles the records produced from the spool once each has its delivery report: delivered ones and
+    /// ones refused for good (dead-lettered) leave the spool, in order, up to the first that failed
+    /// transiently (it and what follows are produced again). Returns how long to wait while reports
+    /// are missing (nothing is produced again while in flight), nil when nothing is in flight.
+    private func resolveInFlight() -> Duration? {
+        let batch = inFlight.withLock { $0 }
+        guard !batch.isEmpty else { return nil }
+        let outcomes = spoolOutcomes.withLock { o in batch.map { e in e.id.map { o[$0] ?? .pending } } }
+        if outcomes.contains(where: { if case .pending = $0 { true } else { false } }) { return .milliseconds(20) }
+        var settledThrough: SpoolPosition?
+        for (entry, outcome) in zip(batch, outcomes) {
+            var failure = entry.refused
+            if case .failed(let error) = outcome { failure = error }
+            if let failure {
+                guard PublisherDeadLetters.isPermanent(failure) else { break }
+                deadLetter(key: entry.record.key, value: entry.record.value, error: failure)
+            }
+            settledThrough = entry.record.end
+        }
+        spoolOutcomes.withLock { o in for id in batch.compactMap({ $0.id }) { o[id] = nil } }
+        inFlight.withLock { $0 = [] }
+        if let settledThrough {
+            do throws(SpoolError) { try spool.acknowledge(through: settledThrough) } catch { onError(error) }
+        }
+        return .zero
     }
 
     /// Waits until everything published so far is delivered (memory and spool), or throws `timeout`.
@@ -243,7 +336,10 @@ public final class GuardianPublisher: Sendable {
     public func close(timeout: Duration = .seconds(5)) async {
         state.withLock { $0.closed = true }
         try? await flush(timeout: timeout)
-        drainer.withLock { $0?.cancel() }
+        // Stop the drainer and wait for it: nothing is acknowledged in the spool after this point.
+        let task = drainer.withLock { t in defer { t = nil }; return t }
+        task?.cancel()
+        await task?.value
         if producer.outstandingCount > 0 {
             producer.purge()  // each purged message comes back as a failed report
             let deadline = ContinuousClock.now + .seconds(5)
@@ -273,4 +369,6 @@ struct PublisherMetrics: Sendable {
     let failed = Counter(label: "guardian_publisher_failed_total")
     let spooled = Counter(label: "guardian_publisher_spooled_total")
     let dropped = Counter(label: "guardian_publisher_dropped_total")
+    let rejected = Counter(label: "guardian_publisher_rejected_total")
+    let deadLettered = Counter(label: "guardian_publisher_dead_lettered_total")
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GuardianEvents
 import GuardianKafka
 import GuardianSupport
 
@@ -15,16 +16,20 @@ public struct PublisherConfiguration: Sendable {
     public var spoolSync: SpoolSyncPolicy
     /// Messages librdkafka may hold in memory before new ones go to the spool. Default 100,000.
     public var memoryQueueMessages: Int
+    /// An encoded event larger than this is rejected by `publish` (never queued, never spooled).
+    /// Default `$GUARDIAN_MAX_EVENT_BYTES`, else 1,000,000 (under Kafka's default `message.max.bytes`).
+    public var maxEventBytes: Int
 
     public init(kafka: KafkaConfiguration = KafkaConfiguration(), topic: String? = nil, spoolDirectory: URL? = nil,
                 spoolMaxBytes: Int? = nil, spoolSync: SpoolSyncPolicy = .interval(.milliseconds(100)),
-                memoryQueueMessages: Int = 100_000) {
+                memoryQueueMessages: Int = 100_000, maxEventBytes: Int? = nil) {
         self.kafka = kafka
         self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
         self.spoolDirectory = spoolDirectory ?? URL(fileURLWithPath: Env.string("GUARDIAN_SPOOL_DIR") ?? "guardian-spool")
         self.spoolMaxBytes = spoolMaxBytes ?? (Env.int("GUARDIAN_SPOOL_MAX_MB") ?? 1024) << 20
         self.spoolSync = spoolSync
         self.memoryQueueMessages = memoryQueueMessages
+        self.maxEventBytes = maxEventBytes ?? Env.int("GUARDIAN_MAX_EVENT_BYTES") ?? GuardianEvent.defaultMaxEventBytes
     }
 
     /// librdkafka settings of the publisher's producer: idempotent, acks=all, compressed, retrying

@@ -70,4 +70,52 @@ import Testing
         #expect(Set(got) == [ids[0], ids[2], ids[4]])
         #expect(got.count == 3)
     }
+
+    /// Issue 8, what was seen: 5 events of one symbol, the 2nd with a 1.5 MB attrs; only 1 was delivered,
+    /// 4 stuck in the spool, and the exit status was 0. Now the big line is rejected by number, the
+    /// other 4 are delivered in order, nothing stays in the spool, and the status says lines were rejected.
+    @Test func anOversizedLineIsRejectedAndTheRestDelivered() async throws {
+        let env = StackEnvironment.shared
+        let bootstrap = try env.kafkaBootstrapServers
+        let topic = uniqueName("publish-big")
+        _ = try await DevBrokerControlClient(address: try env.devBrokerControl).send("topic \(topic) 1 3")
+        let ids = (0..<5).map { _ in EventID.random().description }
+        let lines = ids.enumerated().map { i, id in
+            let attrs = i == 1 ? #","attrs":{"blob":"\#(String(repeating: "x", count: 1_500_000))"}"# : ""
+            return #"{"v":1,"event_id":"\#(id)","symbol":"AAPL","seq":\#(i),"ts":176400000000000000\#(i),"kind":"order_check"\#(attrs)}"#
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic).jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic)-spool")
+        defer {
+            try? FileManager.default.removeItem(at: file)
+            try? FileManager.default.removeItem(at: spool)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.guardianBinary)
+        process.arguments = ["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--spool-dir", spool.path]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "a rejected line: status 1, not 0")
+        #expect(stdout.contains("read 5, published 4, rejected 1, delivered 4"), "\(stdout)")
+        #expect(stderr.contains("line 2: [event.oversized]"), "\(stderr)")
+
+        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: bootstrap), groupID: uniqueName("check"))
+        try await consumer.subscribe(topics: [topic])
+        var got: [String] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        let decoder = EventDecoder()
+        while got.count < 4 && ContinuousClock.now < deadline {
+            for m in try await consumer.poll(maxMessages: 100, timeout: .milliseconds(100)).messages {
+                if case .success(let e) = decoder.decode(m.value, key: m.key) { got.append(e.eventID.description) }
+            }
+        }
+        try await consumer.close()
+        #expect(got == [ids[0], ids[2], ids[3], ids[4]], "the rest, in order")
+    }
 }

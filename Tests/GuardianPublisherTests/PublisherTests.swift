@@ -144,4 +144,53 @@ import Testing
         checkExactlyOnceInOrder(try await consumeAll(expecting: 1500), sent)
         await second.close()
     }
+
+    /// Issue 8, what was seen: one event Kafka can never take sat at the head of the spool and blocked
+    /// every event behind it for good. Now it goes to the dead-letter file and the rest are delivered.
+    @Test func aRecordKafkaRefusesForGoodIsDeadLetteredAndTheRestDelivered() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sent = events(5, symbols: 1)
+        var big = sent[1]
+        big.attrs = #"{"blob":"\#(String(repeating: "x", count: 1_500_000))"}"#
+        // A spool left by an earlier run (or a publisher with a larger limit) holding an oversized event.
+        do {
+            let spool = try Spool(directory: dir)
+            let encoder = EventEncoder()
+            for e in [sent[0], big, sent[2], sent[3], sent[4]] { try spool.append(key: Array(e.symbol.utf8), value: encoder.encode(e)) }
+            spool.syncToDisk()
+        }
+        let errors = Mutex<[String]>([])
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir)) { e in errors.withLock { $0.append("\(e)") } }
+        try await publisher.flush(timeout: .seconds(30))
+        #expect(publisher.counters.deadLettered == 1)
+        #expect(publisher.spoolBytes == 0, "the spool drained past it")
+        let got = try await consumeAll(expecting: 4)
+        checkExactlyOnceInOrder(got, [sent[0], sent[2], sent[3], sent[4]])
+        let lines = try String(contentsOf: publisher.deadLetterFile, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect((line["error_code"] as? String)?.contains("MSG_SIZE_TOO_LARGE") == true, "\(line["error_code"] ?? "-")")
+        #expect((line["value"] as? String)?.contains(big.eventID.description) == true)
+        #expect(errors.withLock { $0.contains { $0.contains("dead-lettered") } }, "the error callback heard of it")
+        await publisher.close()
+    }
+
+    @Test func publishRejectsWhatCouldNeverBeStoredAndSendsTheRest() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir))
+        var sent = events(6, symbols: 2)
+        var big = sent[1]
+        big.attrs = #"{"blob":"\#(String(repeating: "x", count: 1_100_000))"}"#
+        var nul = sent[2]
+        nul.reason = "a\u{0}b"
+        for e in [sent[0], big, nul, sent[3], sent[4], sent[5]] { publisher.publish(e) }
+        try await publisher.flush(timeout: .seconds(30))
+        #expect(publisher.counters.rejected == 2 && publisher.counters.delivered == 4)
+        #expect(publisher.counters.spooled == 0 && publisher.counters.deadLettered == 0)
+        sent = [sent[0], sent[3], sent[4], sent[5]]
+        checkExactlyOnceInOrder(try await consumeAll(expecting: 4), sent)
+        await publisher.close()
+    }
 }
