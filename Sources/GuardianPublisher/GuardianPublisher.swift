@@ -53,7 +53,7 @@ public final class GuardianPublisher: Sendable {
     private let spoolOutcomes = Mutex<[UInt64: SpoolOutcome]>([:])
     /// The spooled records produced and not yet resolved (drainer task only): never produced again
     /// while in flight.
-    private let inFlight = Mutex<[(record: SpoolRecord, id: UInt64?, refused: KafkaError?)]>([])
+    private let inFlight = Mutex<[(record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)]>([])
     /// Directly published messages that came back undelivered (purged at close), oldest first.
     private let returned = Mutex<[(key: [UInt8], value: [UInt8])]>([])
 
@@ -76,6 +76,9 @@ public final class GuardianPublisher: Sendable {
             box.publisher?.clientError(error)
         })
         box.publisher = self
+        if spool.corruptSpansAtOpen > 0 {
+            onError(SpoolError(.corrupt, "\(spool.corruptSpansAtOpen) damaged record(s) in the spool at \(configuration.spoolDirectory.path): they will be skipped and copied to the dead-letter file; the records around them are delivered"))
+        }
         startDrainer()
     }
 
@@ -211,13 +214,14 @@ public final class GuardianPublisher: Sendable {
         metrics.delivered.increment()
     }
 
-    /// Sets an event Kafka refused for good aside in the dead-letter file; counted and reported.
-    private func deadLetter(key: [UInt8]?, value: [UInt8], error: KafkaError) {
+    /// Sets an event Kafka refused for good (or a damaged spool record) aside in the dead-letter file;
+    /// counted and reported.
+    private func deadLetter(key: [UInt8]?, value: [UInt8], error: any GuardianError) {
         do {
-            try deadLetters.record(topic: configuration.topic, key: key, value: value, error: error)
+            try deadLetters.record(topic: configuration.topic, key: key, value: value, errorCode: error.code, errorMessage: error.message)
             state.withLock { $0.counters.deadLettered += 1 }
             metrics.deadLettered.increment()
-            onError(KafkaError(error.kind, "event dead-lettered to \(deadLetters.url.path): \(error.message)", rdkafkaCode: error.rdkafkaCode))
+            onError(PublisherDeadLetterNotice(code: error.code, message: "event dead-lettered to \(deadLetters.url.path): \(error.message)"))
         } catch {
             state.withLock { $0.counters.dropped += 1 }
             metrics.dropped.increment()
@@ -238,7 +242,7 @@ public final class GuardianPublisher: Sendable {
             while !Task.isCancelled {
                 guard let self else { return }
                 let pause = await self.drainOnce()
-                if case .interval = self.configuration.spoolSync { self.spool.syncToDisk() }
+                self.spool.syncIfDue()
                 try? await Task.sleep(for: pause)
             }
         }
@@ -269,8 +273,12 @@ public final class GuardianPublisher: Sendable {
                 }
                 return done ? .milliseconds(100) : .zero
             }
-            var batch: [(record: SpoolRecord, id: UInt64?, refused: KafkaError?)] = []
+            var batch: [(record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)] = []
             for r in records {
+                if r.isCorrupt {  // never sent; set aside in order
+                    batch.append((r, nil, SpoolError(.corrupt, "a damaged spool record (\(r.value.count) bytes) was skipped")))
+                    continue
+                }
                 let sent = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: r.key, value: r.value) }
                 switch sent {
                 case .success(let id):
@@ -303,11 +311,11 @@ public final class GuardianPublisher: Sendable {
         if outcomes.contains(where: { if case .pending = $0 { true } else { false } }) { return .milliseconds(20) }
         var settledThrough: SpoolPosition?
         for (entry, outcome) in zip(batch, outcomes) {
-            var failure = entry.refused
-            if case .failed(let error) = outcome { failure = error }
-            if let failure {
-                guard PublisherDeadLetters.isPermanent(failure) else { break }
-                deadLetter(key: entry.record.key, value: entry.record.value, error: failure)
+            if let refused = entry.refused {
+                deadLetter(key: entry.record.isCorrupt ? nil : entry.record.key, value: entry.record.value, error: refused)
+            } else if case .failed(let error) = outcome {
+                guard PublisherDeadLetters.isPermanent(error) else { break }
+                deadLetter(key: entry.record.key, value: entry.record.value, error: error)
             }
             settledThrough = entry.record.end
         }
@@ -371,4 +379,10 @@ struct PublisherMetrics: Sendable {
     let dropped = Counter(label: "guardian_publisher_dropped_total")
     let rejected = Counter(label: "guardian_publisher_rejected_total")
     let deadLettered = Counter(label: "guardian_publisher_dead_lettered_total")
+}
+
+/// What `onError` receives when an event is set aside in the dead-letter file.
+public struct PublisherDeadLetterNotice: GuardianError {
+    public let code: String
+    public let message: String
 }

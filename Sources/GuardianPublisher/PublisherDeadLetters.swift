@@ -30,10 +30,10 @@ final class PublisherDeadLetters: Sendable {
     }
 
     /// Appends one line and syncs it to disk.
-    func record(topic: String, key: [UInt8]?, value: [UInt8], error: KafkaError) throws {
+    func record(topic: String, key: [UInt8]?, value: [UInt8], errorCode: String, errorMessage: String) throws {
         var line: [String: Any] = [
             "time": ISO8601DateFormatter().string(from: Date()),
-            "error_code": error.code, "error": error.message, "topic": topic,
+            "error_code": errorCode, "error": errorMessage, "topic": topic,
         ]
         if let key { line["key"] = String(decoding: key, as: UTF8.self) }
         if let text = String(bytes: value, encoding: .utf8) { line["value"] = text } else { line["value_base64"] = Data(value).base64EncodedString() }

@@ -40,13 +40,29 @@ public struct SpoolRecord: Sendable {
     public var key: [UInt8]
     public var value: [UInt8]
     public var end: SpoolPosition
+    /// True for a damaged span (its checksum fails): `value` holds its raw bytes, `key` is empty. It is
+    /// never sent; the publisher sets it aside in its dead-letter file and goes on with what follows.
+    public var isCorrupt = false
+
+    public init(key: [UInt8], value: [UInt8], end: SpoolPosition, isCorrupt: Bool = false) {
+        self.key = key
+        self.value = value
+        self.end = end
+        self.isCorrupt = isCorrupt
+    }
 }
 
 /// An append-only, size-bounded, crash-safe queue of Kafka records on local disk.
 ///
 /// Segment files `segment-NNNNNNNNNNNNNNNN.log` hold records `[length u32][crc32 u32][key length u16][key][value]`
-/// (big-endian); `cursor` holds the position up to which records were delivered. A torn record at the
-/// end (a crash mid-write) is cut off when the spool opens. Records come out in the order they went in.
+/// (big-endian); `cursor` holds the position up to which records were delivered. Records come out in
+/// the order they went in.
+///
+/// Recovery on open: every undelivered segment is checked. A torn record at the very end (a crash
+/// mid-write) is cut off; a damaged record anywhere else is skipped — the next intact record is found
+/// by its checksum — and handed out as a corrupt span (counted, never sent), so one bad sector never
+/// costs the valid records after it. A cursor past the data that survived (the machine lost power
+/// after the cursor was synced and before the appends were) is brought back to the end of that data.
 public final class Spool: Sendable {
     private struct State {
         var writeSegment: Int
@@ -58,12 +74,15 @@ public final class Spool: Sendable {
         var skip: [Int: Int]
         var bytes: Int  // undelivered bytes on disk
         var dirty = false
+        var lastSync = ContinuousClock.now
     }
 
     public let directory: URL
     public let maxBytes: Int
     public let sync: SpoolSyncPolicy
     public let segmentBytes: Int
+    /// Damaged spans found in the undelivered segments when the spool was opened.
+    public let corruptSpansAtOpen: Int
     private let state: Mutex<State>
 
     /// Opens (or creates) the spool in `directory`, recovering what a previous process left.
@@ -84,20 +103,35 @@ public final class Spool: Sendable {
         let skip = saved?.skip ?? [:]
         if let first = segments.first, cursor.segment < first { cursor = SpoolPosition(segment: first, offset: 0) }
         let last = segments.last ?? cursor.segment
-        // Validate the last segment and cut off a torn tail.
+        // Cut off a torn tail of the last segment: everything after its last intact record.
         let lastPath = Self.segmentURL(directory, last).path
-        let validEnd = Self.scanValidEnd(lastPath)
+        let validEnd = Self.scan(lastPath).lastValidEnd
         let fd = open(lastPath, O_WRONLY | O_CREAT, 0o644)
         guard fd >= 0 else { throw SpoolError(.io, "cannot open \(lastPath): \(String(cString: strerror(errno)))") }
         if ftruncate(fd, off_t(validEnd)) != 0 {
             close(fd)
             throw SpoolError(.io, "cannot repair \(lastPath): \(String(cString: strerror(errno)))")
         }
-        var bytes = 0
-        for s in segments where s >= cursor.segment {
-            let size = s == last ? validEnd : Self.fileSize(Self.segmentURL(directory, s).path)
-            bytes += max(0, size - (s == cursor.segment ? cursor.offset : (skip[s] ?? 0)))
+        // A cursor past the surviving data (power lost between a synced cursor and unsynced appends).
+        var cursorMoved = false
+        if cursor.segment == last && cursor.offset > validEnd {
+            cursor.offset = validEnd
+            cursorMoved = true
         }
+        var bytes = 0
+        var corrupt = 0
+        for s in segments where s >= cursor.segment {
+            let path = Self.segmentURL(directory, s).path
+            let size = s == last ? validEnd : Self.fileSize(path)
+            bytes += max(0, size - (s == cursor.segment ? cursor.offset : (skip[s] ?? 0)))
+            corrupt += Self.scan(path, limit: size, isLast: s == last).corruptSpans
+        }
+        corruptSpansAtOpen = corrupt
+        if cursorMoved, case .failure(let e) = Self.writeCursor(directory, cursor, skip: skip) {
+            close(fd)
+            throw e
+        }
+        Self.syncDirectory(directory)
         state = Mutex(State(writeSegment: last, writeOffset: validEnd, writeFD: fd, cursor: cursor, skip: skip, bytes: bytes))
     }
 
@@ -166,6 +200,7 @@ public final class Spool: Sendable {
                 s.writeOffset = 0
                 s.writeFD = open(Self.segmentURL(directory, s.writeSegment).path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
                 if s.writeFD < 0 { return .failure(SpoolError(.io, "cannot create a spool segment: \(String(cString: strerror(errno)))")) }
+                if sync == .everyRecord { Self.syncDirectory(directory) }  // the new file's name survives power loss
             }
             let written = record.withUnsafeBytes { pwrite(s.writeFD, $0.baseAddress, $0.count, off_t(s.writeOffset)) }
             guard written == record.count else {
@@ -179,14 +214,23 @@ public final class Spool: Sendable {
         try result.get()
     }
 
-    /// Forces appended records to disk (the publisher calls it on the `interval` policy).
+    /// Forces appended records to disk.
     public func syncToDisk() {
         state.withLock { s in
             if s.dirty {
                 fsync(s.writeFD)
                 s.dirty = false
             }
+            s.lastSync = .now
         }
+    }
+
+    /// Syncs when the `interval` policy's interval has passed since the last sync (the publisher calls
+    /// it often; it costs nothing in between).
+    public func syncIfDue() {
+        guard case .interval(let every) = sync else { return }
+        let due = state.withLock { ContinuousClock.now - $0.lastSync >= every }
+        if due { syncToDisk() }
     }
 
     /// Up to `max` undelivered records, oldest first, without removing them.
@@ -206,11 +250,17 @@ public final class Spool: Sendable {
             guard fd >= 0 else { throw SpoolError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
             while out.count < max && pos.offset < limit {
-                guard let (record, length) = Self.readRecord(fd, at: pos.offset, limit: limit) else {
-                    throw SpoolError(.corrupt, "unreadable record in \(path) at byte \(pos.offset)")
+                if let (record, length) = Self.readRecord(fd, at: pos.offset, limit: limit) {
+                    pos.offset += length
+                    out.append(SpoolRecord(key: record.0, value: record.1, end: pos))
+                    continue
                 }
-                pos.offset += length
-                out.append(SpoolRecord(key: record.0, value: record.1, end: pos))
+                // Damaged: hand the span up to the next intact record out as corrupt, and go on after it.
+                let next = Self.nextIntactRecord(fd, after: pos.offset, limit: limit)
+                var raw = [UInt8](repeating: 0, count: next - pos.offset)
+                _ = raw.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(pos.offset)) }
+                pos.offset = next
+                out.append(SpoolRecord(key: [], value: raw, end: pos, isCorrupt: true))
             }
         }
         return out
@@ -281,7 +331,16 @@ public final class Spool: Sendable {
         guard n == text.count, rename(tmp, dir.appendingPathComponent("cursor").path) == 0 else {
             return .failure(SpoolError(.io, "cannot write the spool cursor: \(String(cString: strerror(errno)))"))
         }
+        syncDirectory(dir)  // the rename survives power loss
         return .success(())
+    }
+
+    /// fsync of the directory itself: makes created, renamed and deleted names durable.
+    static func syncDirectory(_ dir: URL) {
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 
     /// Reads the record at `offset`: ((key, value), total length), or nil if torn or corrupt.
@@ -300,15 +359,37 @@ public final class Spool: Sendable {
         return ((Array(body[2..<(2 + keyLength)]), Array(body[(2 + keyLength)...])), 8 + length)
     }
 
-    /// The end of the last complete, intact record of a segment.
-    static func scanValidEnd(_ path: String) -> Int {
-        let size = fileSize(path)
+    /// The first offset after `offset` where an intact record starts (its checksum proves it), or `limit`.
+    static func nextIntactRecord(_ fd: Int32, after offset: Int, limit: Int) -> Int {
+        var candidate = offset + 1
+        while candidate + 8 <= limit {
+            if readRecord(fd, at: candidate, limit: limit) != nil { return candidate }
+            candidate += 1
+        }
+        return limit
+    }
+
+    /// Walks a segment: the end of its last intact record, and how many damaged spans it holds. Bytes
+    /// after the last intact record are a torn tail in the last segment (a crash mid-write), damage in
+    /// any other.
+    static func scan(_ path: String, limit: Int? = nil, isLast: Bool = true) -> (lastValidEnd: Int, corruptSpans: Int) {
+        let size = limit ?? fileSize(path)
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return 0 }
+        guard fd >= 0 else { return (0, 0) }
         defer { close(fd) }
-        var offset = 0
-        while offset < size, let (_, length) = readRecord(fd, at: offset, limit: size) { offset += length }
-        return offset
+        var offset = 0, lastValidEnd = 0, corrupt = 0
+        while offset < size {
+            if let (_, length) = readRecord(fd, at: offset, limit: size) {
+                offset += length
+                lastValidEnd = offset
+                continue
+            }
+            let next = nextIntactRecord(fd, after: offset, limit: size)
+            if next >= size && isLast { break }  // nothing intact after it: a torn tail
+            corrupt += 1
+            offset = next
+        }
+        return (lastValidEnd, corrupt)
     }
 }
 

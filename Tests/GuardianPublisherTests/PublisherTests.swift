@@ -193,4 +193,24 @@ import Testing
         checkExactlyOnceInOrder(try await consumeAll(expecting: 4), sent)
         await publisher.close()
     }
+
+    @Test func aDamagedSpoolRecordIsSetAsideAndTheRestDelivered() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sent = events(4, symbols: 1)
+        do {
+            let spool = try Spool(directory: dir, sync: .everyRecord)
+            let encoder = EventEncoder()
+            for e in sent { try spool.append(key: Array(e.symbol.utf8), value: encoder.encode(e)) }
+        }
+        try damageRecord(in: dir, containing: sent[1].eventID.description)
+        let errors = Mutex<[String]>([])
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir)) { e in errors.withLock { $0.append("\(e)") } }
+        try await publisher.flush(timeout: .seconds(30))
+        #expect(publisher.counters.deadLettered == 1)
+        checkExactlyOnceInOrder(try await consumeAll(expecting: 3), [sent[0], sent[2], sent[3]])
+        #expect(errors.withLock { $0.contains { $0.contains("damaged") } }, "reported")
+        #expect(try String(contentsOf: publisher.deadLetterFile, encoding: .utf8).contains("spool.corrupt"))
+        await publisher.close()
+    }
 }
