@@ -124,18 +124,31 @@ public final class GuardianPublisher: Sendable {
         return nil
     }
 
-    /// Publishes an event whose `seq` and `eventID` the publisher assigns: `seq` counts up per symbol
-    /// from 0 in this process (from `startingAt` when given), `eventID` is a random UUID.
+    /// Publishes an event whose `seq` and `eventID` the publisher assigns: `eventID` is a random UUID;
+    /// `seq` counts up by one per symbol, starting — for a symbol's first event in this process — at
+    /// `startingAt` when given, else at the wall clock in nanoseconds. So seq keeps increasing across
+    /// restarts of the engine (a new process starts above anything an earlier one could have reached,
+    /// short of a clock set back), and the Redis seq guard never freezes a symbol after a restart.
+    /// Assigning and enqueueing happen in one critical section: concurrent callers on one symbol
+    /// enqueue in seq order.
     @discardableResult
     public func publishAssigningIdentity(_ event: GuardianEvent, startingAt start: Int64? = nil) -> GuardianEvent {
         var e = event
         e.eventID = .random()
-        e.seq = state.withLock { s in
-            let next = s.sequences[e.symbol].map { $0 + 1 } ?? (start ?? 0)
+        let key = Array(e.symbol.utf8)
+        let limit = configuration.maxEventBytes
+        let outcome: Outcome = state.withLock { s in
+            let next = s.sequences[e.symbol].map { $0 + 1 } ?? (start ?? WallClock.nowNanoseconds())
             s.sequences[e.symbol] = next
-            return next
+            e.seq = next
+            var value: [UInt8] = []
+            value.reserveCapacity(320)
+            encoder.encode(e, into: &value)
+            if let rejection = Self.rejection(e, encodedBytes: value.count, limit: limit) { return .rejected(rejection) }
+            return enqueue(&s, key: key, value: value)
         }
-        publish(e)
+        if case .rejected = outcome {} else { metrics.published.increment() }
+        handle(outcome, key: key)
         return e
     }
 
@@ -143,31 +156,41 @@ public final class GuardianPublisher: Sendable {
         metrics.published.increment()
         // The decision to spool and the append happen under one lock, so nothing sent directly can
         // overtake what is already in the spool.
-        let outcome: Outcome = state.withLock { s in
-            s.counters.published += 1
-            if s.closed { return .closed }
-            if !s.spooling && !brokersDown.load(ordering: .relaxed) {
-                let result = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: key, value: value) }
-                switch result {
-                case .success: return .sent
-                case .failure(let error) where PublisherDeadLetters.isPermanent(error): return .refused(error)
-                case .failure: s.spooling = true  // queue full: spool from now on
-                }
-            }
-            s.spooling = true
-            do throws(SpoolError) {
-                try spool.append(key: key, value: value)
-                s.counters.spooled += 1
-                return .spooled
-            } catch {
-                s.counters.dropped += 1
-                return .dropped(error)
+        let outcome: Outcome = state.withLock { s in enqueue(&s, key: key, value: value) }
+        handle(outcome, key: key, value: value)
+    }
+
+    private func enqueue(_ s: inout State, key: [UInt8], value: [UInt8]) -> Outcome {
+        s.counters.published += 1
+        if s.closed { return .closed }
+        if !s.spooling && !brokersDown.load(ordering: .relaxed) {
+            let result = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: key, value: value) }
+            switch result {
+            case .success: return .sent
+            case .failure(let error) where PublisherDeadLetters.isPermanent(error): return .refused(error, value)
+            case .failure: s.spooling = true  // queue full: spool from now on
             }
         }
+        s.spooling = true
+        do throws(SpoolError) {
+            try spool.append(key: key, value: value)
+            s.counters.spooled += 1
+            return .spooled
+        } catch {
+            s.counters.dropped += 1
+            return .dropped(error)
+        }
+    }
+
+    private func handle(_ outcome: Outcome, key: [UInt8], value: [UInt8] = []) {
         switch outcome {
         case .sent: break
-        case .refused(let error): deadLetter(key: key, value: value, error: error)
+        case .refused(let error, let value): deadLetter(key: key, value: value, error: error)
         case .spooled: metrics.spooled.increment()
+        case .rejected(let rejection):
+            state.withLock { $0.counters.rejected += 1 }
+            metrics.rejected.increment()
+            onError(rejection)
         case .dropped(let error):
             metrics.dropped.increment()
             onError(error)
@@ -185,7 +208,9 @@ public final class GuardianPublisher: Sendable {
         case sent, spooled, closed
         case dropped(SpoolError)
         /// Kafka will never take it: to the dead-letter file, not the spool (it would block what follows).
-        case refused(KafkaError)
+        case refused(KafkaError, [UInt8])
+        /// Could never be stored (too large, U+0000): not enqueued.
+        case rejected(EventRejection)
     }
 
     private func delivered(_ report: DeliveryReport) {
