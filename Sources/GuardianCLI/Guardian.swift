@@ -12,7 +12,7 @@ struct Guardian: AsyncParsableCommand {
             WorkerCommandLine.self, MigrateCommandLine.self, PublishCommandLine.self, SimulateCommandLine.self,
             DemoCommandLine.self, DevBrokerCommandLine.self,
             DevBrokerControlCommandLine.self, BenchCommandLine.self,
-            SmokeCommandLine.self,
+            SmokeCommandLine.self, SpoolCommandLine.self,
         ]
     )
 }

@@ -264,14 +264,31 @@ public final class GuardianPublisher: Sendable {
     /// Moves spooled events to Kafka, oldest first, whenever Kafka answers; syncs the spool on its interval.
     private func startDrainer() {
         let task = Task.detached { [weak self] in
+            let decoder = EventDecoder(maxEventBytes: Int.max)
+            var lastGauges = ContinuousClock.now - .seconds(10)
             while !Task.isCancelled {
                 guard let self else { return }
                 let pause = await self.drainOnce()
                 self.spool.syncIfDue()
+                if ContinuousClock.now - lastGauges >= .seconds(1) {
+                    lastGauges = .now
+                    self.recordSpoolGauges(decoder)
+                }
                 try? await Task.sleep(for: pause)
             }
         }
         drainer.withLock { $0 = task }
+    }
+
+    /// `guardian_publisher_spool_bytes` and `guardian_publisher_spool_oldest_age_seconds` (event time of
+    /// the oldest undelivered record).
+    private func recordSpoolGauges(_ decoder: EventDecoder) {
+        metrics.spoolBytes.record(spool.byteCount)
+        var age = 0.0
+        if let first = try? spool.peek(max: 1).first, !first.isCorrupt, case .success(let e) = decoder.decode(first.value) {
+            age = max(0, Double(WallClock.nowNanoseconds() - e.ts) / 1e9)
+        }
+        metrics.spoolOldestAge.record(age)
     }
 
     /// One round: returns how long to wait before the next.
@@ -387,7 +404,7 @@ public final class GuardianPublisher: Sendable {
             state.withLock { $0.counters.dropped += back.count }
             onError(error)
         }
-        spool.syncToDisk()
+        spool.release()
     }
 }
 
@@ -404,6 +421,8 @@ struct PublisherMetrics: Sendable {
     let dropped = Counter(label: "guardian_publisher_dropped_total")
     let rejected = Counter(label: "guardian_publisher_rejected_total")
     let deadLettered = Counter(label: "guardian_publisher_dead_lettered_total")
+    let spoolBytes = Gauge(label: "guardian_publisher_spool_bytes")
+    let spoolOldestAge = Gauge(label: "guardian_publisher_spool_oldest_age_seconds")
 }
 
 /// What `onError` receives when an event is set aside in the dead-letter file.

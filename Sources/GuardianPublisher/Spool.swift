@@ -18,7 +18,7 @@ public enum SpoolSyncPolicy: Sendable, Equatable {
 
 /// An error from the spool.
 public struct SpoolError: GuardianError, Equatable {
-    public enum Kind: String, Sendable { case full, io, corrupt }
+    public enum Kind: String, Sendable { case full, io, corrupt, busy }
     public let kind: Kind
     public let message: String
     public var code: String { "spool.\(kind.rawValue)" }
@@ -75,6 +75,7 @@ public final class Spool: Sendable {
         var bytes: Int  // undelivered bytes on disk
         var dirty = false
         var lastSync = ContinuousClock.now
+        var closed = false
     }
 
     public let directory: URL
@@ -84,6 +85,9 @@ public final class Spool: Sendable {
     /// Damaged spans found in the undelivered segments when the spool was opened.
     public let corruptSpansAtOpen: Int
     private let state: Mutex<State>
+    /// The `lock` file, held (flock) while this spool is open: one process at a time.
+    private let lockFD: Int32
+    private let lockReleased = Atomic<Bool>(false)
 
     /// Opens (or creates) the spool in `directory`, recovering what a previous process left.
     public init(directory: URL, maxBytes: Int = 1 << 30, sync: SpoolSyncPolicy = .interval(.milliseconds(100)),
@@ -97,6 +101,14 @@ public final class Spool: Sendable {
         } catch {
             throw SpoolError(.io, "cannot create the spool directory \(directory.path): \(error)")
         }
+        // Two processes appending to one spool would interleave records: refuse the second.
+        let lockPath = directory.appendingPathComponent("lock").path
+        lockFD = open(lockPath, O_RDWR | O_CREAT, 0o644)
+        guard lockFD >= 0 else { throw SpoolError(.io, "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockFD)
+            throw SpoolError(.busy, "the spool at \(directory.path) is in use by another process (a running publisher); stop it first or use another GUARDIAN_SPOOL_DIR")
+        }
         let segments = Self.segments(in: directory)
         let saved = Self.readCursor(directory)
         var cursor = saved?.cursor ?? SpoolPosition(segment: segments.first ?? 1, offset: 0)
@@ -107,9 +119,13 @@ public final class Spool: Sendable {
         let lastPath = Self.segmentURL(directory, last).path
         let validEnd = Self.scan(lastPath).lastValidEnd
         let fd = open(lastPath, O_WRONLY | O_CREAT, 0o644)
-        guard fd >= 0 else { throw SpoolError(.io, "cannot open \(lastPath): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            close(lockFD)
+            throw SpoolError(.io, "cannot open \(lastPath): \(String(cString: strerror(errno)))")
+        }
         if ftruncate(fd, off_t(validEnd)) != 0 {
             close(fd)
+            close(lockFD)
             throw SpoolError(.io, "cannot repair \(lastPath): \(String(cString: strerror(errno)))")
         }
         // A cursor past the surviving data (power lost between a synced cursor and unsynced appends).
@@ -129,17 +145,24 @@ public final class Spool: Sendable {
         corruptSpansAtOpen = corrupt
         if cursorMoved, case .failure(let e) = Self.writeCursor(directory, cursor, skip: skip) {
             close(fd)
+            close(lockFD)
             throw e
         }
         Self.syncDirectory(directory)
         state = Mutex(State(writeSegment: last, writeOffset: validEnd, writeFD: fd, cursor: cursor, skip: skip, bytes: bytes))
     }
 
-    deinit {
+    deinit { release() }
+
+    /// Syncs and closes the files and releases the spool to other processes. Later appends throw.
+    public func release() {
         state.withLock { s in
+            guard !s.closed else { return }
+            s.closed = true
             fsync(s.writeFD)
             close(s.writeFD)
         }
+        if !lockReleased.exchange(true, ordering: .relaxed) { close(lockFD) }  // releases the flock
     }
 
     /// Undelivered bytes in the spool.
@@ -190,6 +213,7 @@ public final class Spool: Sendable {
         let record = Self.encode(key: key, value: value)
         let directory = self.directory, segmentBytes = self.segmentBytes, maxBytes = self.maxBytes, sync = self.sync
         let result: Result<Void, SpoolError> = state.withLock { s in
+            if s.closed { return .failure(SpoolError(.io, "the spool at \(directory.path) is closed")) }
             if s.bytes + record.count > maxBytes {
                 return .failure(SpoolError(.full, "the spool at \(directory.path) is full (\(s.bytes) of \(maxBytes) bytes)"))
             }
@@ -217,7 +241,7 @@ public final class Spool: Sendable {
     /// Forces appended records to disk.
     public func syncToDisk() {
         state.withLock { s in
-            if s.dirty {
+            if s.dirty && !s.closed {
                 fsync(s.writeFD)
                 s.dirty = false
             }
@@ -288,6 +312,41 @@ public final class Spool: Sendable {
             return Self.writeCursor(directory, position, skip: s.skip)
         }
         try done.get()
+    }
+
+    /// What a spool directory holds, read without opening (or repairing) it, so it is safe while a
+    /// publisher runs: undelivered records and bytes, the oldest undelivered record, dead letters.
+    public static func status(directory: URL) -> SpoolStatus {
+        var status = SpoolStatus()
+        let saved = readCursor(directory)
+        let segments = segments(in: directory)
+        guard !segments.isEmpty else { return status }
+        var cursor = saved?.cursor ?? SpoolPosition(segment: segments[0], offset: 0)
+        if cursor.segment < segments[0] { cursor = SpoolPosition(segment: segments[0], offset: 0) }
+        for seg in segments where seg >= cursor.segment {
+            let path = segmentURL(directory, seg).path
+            let size = fileSize(path)
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var offset = seg == cursor.segment ? cursor.offset : (saved?.skip[seg] ?? 0)
+            while offset < size {
+                if let (record, length) = readRecord(fd, at: offset, limit: size) {
+                    if status.records == 0 { status.oldestValue = record.1 }
+                    status.records += 1
+                    status.bytes += length
+                    offset += length
+                } else {
+                    let next = nextIntactRecord(fd, after: offset, limit: size)
+                    if next < size || seg != segments.last { status.corrupt += 1 }
+                    status.bytes += next - offset
+                    offset = next
+                }
+            }
+        }
+        let letters = directory.appendingPathComponent("dead-letters.jsonl")
+        status.deadLetters = (try? Data(contentsOf: letters))?.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } ?? 0
+        return status
     }
 
     // MARK: - Files
@@ -391,6 +450,22 @@ public final class Spool: Sendable {
         }
         return (lastValidEnd, corrupt)
     }
+}
+
+/// A spool directory at a glance (`Spool.status`).
+public struct SpoolStatus: Sendable, Equatable {
+    /// Undelivered intact records.
+    public var records = 0
+    /// Undelivered bytes, damaged spans included.
+    public var bytes = 0
+    /// Damaged spans among the undelivered data.
+    public var corrupt = 0
+    /// Lines in the dead-letter file.
+    public var deadLetters = 0
+    /// The oldest undelivered record's value (the event JSON as published).
+    public var oldestValue: [UInt8]?
+
+    public init() {}
 }
 
 /// CRC-32 (IEEE), for spool records.

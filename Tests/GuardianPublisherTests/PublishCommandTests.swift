@@ -2,6 +2,7 @@ import Foundation
 import GuardianDevBroker
 import GuardianEvents
 import GuardianKafka
+import GuardianPublisher
 import GuardianTestSupport
 import Testing
 
@@ -117,5 +118,51 @@ import Testing
         }
         try await consumer.close()
         #expect(got == [ids[0], ids[2], ids[3], ids[4]], "the rest, in order")
+    }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.guardianBinary)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stdout, stderr)
+    }
+
+    /// An operator's view of a spool: `guardian spool status` (read-only), `guardian spool drain`
+    /// (delivers, sets aside what Kafka refuses, says so in its exit status), and one process at a time.
+    @Test func spoolStatusAndDrain() async throws {
+        let env = StackEnvironment.shared
+        let bootstrap = try env.kafkaBootstrapServers
+        let topic = uniqueName("spool-cli")
+        _ = try await DevBrokerControlClient(address: try env.devBrokerControl).send("topic \(topic) 1 3")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic)-spool")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let now = Int64(Date().timeIntervalSince1970 * 1e9) - 5_000_000_000
+        var events = (0..<4).map { i in GuardianEvent(eventID: .random(), symbol: "AAPL", seq: Int64(i), ts: now + Int64(i), kind: .heartbeat) }
+        events[2].attrs = #"{"blob":"\#(String(repeating: "x", count: 1_200_000))"}"#
+        do {
+            let spool = try Spool(directory: dir, sync: .everyRecord)
+            for e in events { try spool.append(key: Array("AAPL".utf8), value: EventEncoder().encode(e)) }
+            // Held open here: a second process must be refused.
+            let busy = try run(["spool", "drain", "--spool-dir", dir.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--timeout", "5"])
+            #expect(busy.status != 0 && busy.stderr.contains("in use by another process"), "\(busy.stderr)")
+        }
+        let status = try run(["spool", "status", "--spool-dir", dir.path, "--format", "json"])
+        #expect(status.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], "\(status.stdout)")
+        #expect(json["records"] as? Int == 4 && json["dead_letters"] as? Int == 0, "\(status.stdout)")
+        #expect((json["oldest_age_seconds"] as? Double).map { $0 >= 5 } == true, "\(status.stdout)")
+
+        let drain = try run(["spool", "drain", "--spool-dir", dir.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--timeout", "30"])
+        #expect(drain.status == 2, "one event dead-lettered: status 2 (\(drain.stdout) \(drain.stderr))")
+        #expect(drain.stdout.contains("4 records found; 3 delivered, 1 dead-lettered; the spool is empty"), "\(drain.stdout)")
+        let after = try run(["spool", "status", "--spool-dir", dir.path])
+        #expect(after.stdout.contains("0 undelivered records") && after.stdout.contains("1 dead letters"), "\(after.stdout)")
     }
 }
