@@ -30,7 +30,6 @@ public final class GuardianPublisher: Sendable {
     private struct State {
         var spooling: Bool
         var counters = Counters()
-        var sequences: [String: Int64] = [:]
         var closed = false
     }
 
@@ -39,7 +38,21 @@ public final class GuardianPublisher: Sendable {
     private let spool: Spool
     private let state: Mutex<State>
     private let brokersDown = Atomic<Bool>(false)
-    private let onError: @Sendable (Error) -> Void
+    private let errorHandler: @Sendable (Error) -> Void
+    /// `onError` runs here, never on the caller's (the engine's) thread.
+    private let callbackThread = DedicatedThread(name: "publisher-callbacks")
+    /// Hands events from `publish` (which only appends to memory) to Kafka or the spool, in order.
+    private let writerThread = DedicatedThread(name: "publisher-writer")
+    /// The bounded hand-off between `publish` and the writer thread.
+    private struct Ring {
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        var head = 0
+        var scheduled = false
+        var closed = false
+        var sequences: [String: Int64] = [:]
+        var count: Int { entries.count - head }
+    }
+    private let ring = Mutex(Ring())
     private let encoder = EventEncoder()
     private let metrics = PublisherMetrics()
     private let drainer = Mutex<Task<Void, Never>?>(nil)
@@ -61,7 +74,7 @@ public final class GuardianPublisher: Sendable {
     /// `onError` receives delivery failures, spool errors and drops; it is called from background threads.
     public init(configuration: PublisherConfiguration, onError: @escaping @Sendable (Error) -> Void = { _ in }) throws {
         self.configuration = configuration
-        self.onError = onError
+        self.errorHandler = onError
         let spool = try Spool(directory: configuration.spoolDirectory, maxBytes: configuration.spoolMaxBytes,
                               sync: configuration.spoolSync)
         self.spool = spool
@@ -84,6 +97,13 @@ public final class GuardianPublisher: Sendable {
 
     deinit {
         drainer.withLock { $0?.cancel() }
+        writerThread.shutdown()
+        callbackThread.shutdown()
+    }
+
+    private func onError(_ error: Error) {
+        let handler = errorHandler
+        _ = callbackThread.submit { handler(error) }
     }
 
     /// Current counters (also exported through swift-metrics as `guardian_publisher_*_total`).
@@ -106,9 +126,7 @@ public final class GuardianPublisher: Sendable {
         value.reserveCapacity(320)
         encoder.encode(event, into: &value)
         if let rejection = Self.rejection(event, encodedBytes: value.count, limit: configuration.maxEventBytes) {
-            state.withLock { $0.counters.rejected += 1 }
-            metrics.rejected.increment()
-            onError(rejection)
+            handOff(.rejected(rejection))
             return
         }
         publish(key: Array(event.symbol.utf8), value: value)
@@ -137,28 +155,84 @@ public final class GuardianPublisher: Sendable {
         e.eventID = .random()
         let key = Array(e.symbol.utf8)
         let limit = configuration.maxEventBytes
-        let outcome: Outcome = state.withLock { s in
-            let next = s.sequences[e.symbol].map { $0 + 1 } ?? (start ?? WallClock.nowNanoseconds())
-            s.sequences[e.symbol] = next
+        let capacity = configuration.memoryRingEvents
+        let outcome: HandOff = ring.withLock { r in
+            let next = r.sequences[e.symbol].map { $0 + 1 } ?? (start ?? WallClock.nowNanoseconds())
+            r.sequences[e.symbol] = next
             e.seq = next
             var value: [UInt8] = []
             value.reserveCapacity(320)
             encoder.encode(e, into: &value)
             if let rejection = Self.rejection(e, encodedBytes: value.count, limit: limit) { return .rejected(rejection) }
-            return enqueue(&s, key: key, value: value)
+            return Self.append(&r, key: key, value: value, capacity: capacity)
         }
-        if case .rejected = outcome {} else { metrics.published.increment() }
-        handle(outcome, key: key)
+        handOff(outcome)
         return e
     }
 
+    /// Appends to the ring and returns: no disk and no network on the caller's thread.
     private func publish(key: [UInt8], value: [UInt8]) {
-        metrics.published.increment()
-        // The decision to spool and the append happen under one lock, so nothing sent directly can
-        // overtake what is already in the spool.
-        let outcome: Outcome = state.withLock { s in enqueue(&s, key: key, value: value) }
-        handle(outcome, key: key, value: value)
+        let capacity = configuration.memoryRingEvents
+        handOff(ring.withLock { Self.append(&$0, key: key, value: value, capacity: capacity) })
     }
+
+    private enum HandOff {
+        case queued(wakeWriter: Bool)
+        case full, closed
+        case rejected(EventRejection)
+    }
+
+    private static func append(_ r: inout Ring, key: [UInt8], value: [UInt8], capacity: Int) -> HandOff {
+        if r.closed { return .closed }
+        if r.count >= capacity { return .full }
+        r.entries.append((key, value))
+        if r.scheduled { return .queued(wakeWriter: false) }
+        r.scheduled = true
+        return .queued(wakeWriter: true)
+    }
+
+    private func handOff(_ outcome: HandOff) {
+        switch outcome {
+        case .queued(let wake):
+            metrics.published.increment()
+            if wake { _ = writerThread.submit { [weak self] in self?.drainRing() } }
+        case .rejected(let rejection):
+            state.withLock { $0.counters.rejected += 1 }
+            metrics.rejected.increment()
+            onError(rejection)
+        case .full:
+            state.withLock { $0.counters.dropped += 1 }
+            metrics.dropped.increment()
+            onError(SpoolError(.full, "the publisher's in-memory hand-off holds \(configuration.memoryRingEvents) events already (the writer is behind): event dropped"))
+        case .closed:
+            state.withLock { $0.counters.dropped += 1 }
+            metrics.dropped.increment()
+            onError(KafkaError(.closed, "publish after close(): event dropped"))
+        }
+    }
+
+    /// On the writer thread: moves everything in the ring to Kafka or the spool, oldest first. The
+    /// decision to spool and the append happen under one lock, so nothing sent directly can overtake
+    /// what is already in the spool.
+    private func drainRing() {
+        while true {
+            let batch = ring.withLock { r -> ArraySlice<(key: [UInt8], value: [UInt8])> in
+                let taken = r.entries[r.head...]
+                r.entries.removeAll(keepingCapacity: true)
+                r.head = 0
+                if taken.isEmpty { r.scheduled = false }
+                return taken
+            }
+            if batch.isEmpty { return }
+            for m in batch {
+                let outcome = state.withLock { s in enqueue(&s, key: m.key, value: m.value) }
+                handle(outcome, key: m.key)
+            }
+        }
+    }
+
+    /// True when nothing waits in the ring and the writer is idle.
+    private var handedOff: Bool { ring.withLock { $0.count == 0 && !$0.scheduled } }
 
     private func enqueue(_ s: inout State, key: [UInt8], value: [UInt8]) -> Outcome {
         s.counters.published += 1
@@ -372,7 +446,7 @@ public final class GuardianPublisher: Sendable {
     /// Waits until everything published so far is delivered (memory and spool), or throws `timeout`.
     public func flush(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        while state.withLock({ $0.spooling }) || !spool.isEmpty {
+        while !handedOff || state.withLock({ $0.spooling }) || !spool.isEmpty {
             if ContinuousClock.now >= deadline {
                 throw KafkaError(.timeout, "flush: \(spool.byteCount) spooled bytes still undelivered after \(timeout)")
             }
@@ -384,8 +458,12 @@ public final class GuardianPublisher: Sendable {
     /// Stops publishing: delivers for up to `timeout`, then moves whatever is still in memory to the
     /// spool (delivered on the next start). Later `publish` calls drop and report.
     public func close(timeout: Duration = .seconds(5)) async {
-        state.withLock { $0.closed = true }
+        ring.withLock { $0.closed = true }
         try? await flush(timeout: timeout)
+        // What is still in the ring goes to Kafka's memory or the spool before the publisher closes.
+        let handOffDeadline = ContinuousClock.now + .seconds(10)
+        while !handedOff && ContinuousClock.now < handOffDeadline { try? await Task.sleep(for: .milliseconds(5)) }
+        state.withLock { $0.closed = true }
         // Stop the drainer and wait for it: nothing is acknowledged in the spool after this point.
         let task = drainer.withLock { t in defer { t = nil }; return t }
         task?.cancel()

@@ -16,13 +16,16 @@ public struct PublisherConfiguration: Sendable {
     public var spoolSync: SpoolSyncPolicy
     /// Messages librdkafka may hold in memory before new ones go to the spool. Default 100,000.
     public var memoryQueueMessages: Int
+    /// Events `publish` may hand to the writer thread before it has taken them; past this (the writer
+    /// stalled), an event is dropped, counted and reported — `publish` never waits. Default 200,000.
+    public var memoryRingEvents: Int
     /// An encoded event larger than this is rejected by `publish` (never queued, never spooled).
     /// Default `$GUARDIAN_MAX_EVENT_BYTES`, else 1,000,000 (under Kafka's default `message.max.bytes`).
     public var maxEventBytes: Int
 
     public init(kafka: KafkaConfiguration = KafkaConfiguration(), topic: String? = nil, spoolDirectory: URL? = nil,
                 spoolMaxBytes: Int? = nil, spoolSync: SpoolSyncPolicy = .interval(.milliseconds(100)),
-                memoryQueueMessages: Int = 100_000, maxEventBytes: Int? = nil) {
+                memoryQueueMessages: Int = 100_000, maxEventBytes: Int? = nil, memoryRingEvents: Int = 200_000) {
         self.kafka = kafka
         self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
         self.spoolDirectory = spoolDirectory ?? URL(fileURLWithPath: Env.string("GUARDIAN_SPOOL_DIR") ?? "guardian-spool")
@@ -30,6 +33,7 @@ public struct PublisherConfiguration: Sendable {
         self.spoolSync = spoolSync
         self.memoryQueueMessages = memoryQueueMessages
         self.maxEventBytes = maxEventBytes ?? Env.int("GUARDIAN_MAX_EVENT_BYTES") ?? GuardianEvent.defaultMaxEventBytes
+        self.memoryRingEvents = memoryRingEvents
     }
 
     /// librdkafka settings of the publisher's producer: idempotent, acks=all, compressed, retrying
