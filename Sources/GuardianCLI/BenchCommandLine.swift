@@ -1,6 +1,8 @@
 import ArgumentParser
+import GuardianDevBroker
 import Foundation
 import GuardianBench
+import GuardianSupport
 
 /// `guardian bench …`: helpers `make bench` (scripts/bench.sh) calls.
 struct BenchCommandLine: AsyncParsableCommand {
@@ -26,6 +28,18 @@ struct BenchCommandLine: AsyncParsableCommand {
             let m = try await PublisherBenchmark.maxRate(kafka: k, topic: kafka.resolvedTopic, count: count, spool: spool)
             print(String(format: "publish: %d events as fast as one thread calls: %.0f calls/s, %.0f events/s delivered end to end (%d went through the spool)",
                          count, m.calls, m.delivered, m.spooled))
+            // With the dev broker: the same calls while every broker is down (spooling), then while the spool drains.
+            if let control = Env.string("GUARDIAN_DEV_BROKER_CONTROL") {
+                let client = try DevBrokerControlClient(address: control)
+                let o = try await PublisherBenchmark.outageLatency(kafka: k, topic: kafka.resolvedTopic, rate: rate, spool: spool) { up in
+                    _ = try await client.send(up ? "up all" : "down all")
+                }
+                for (phase, l) in [("while spooling (brokers down)", o.spooling), ("while the spool drains", o.draining)] {
+                    print(String(format: "publish %@: %d calls at %d/s: p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs (target: p99 < 50 µs)",
+                                 phase, l.calls, rate, l.p50Micros, l.p99Micros, l.p999Micros, l.maxMicros))
+                }
+                print(String(format: "publish: %d events went through the spool; it drained in %.1f s while publishing went on", o.spooled, o.drainSeconds))
+            }
         }
     }
 

@@ -66,7 +66,7 @@ public final class GuardianPublisher: Sendable {
     private let spoolOutcomes = Mutex<[UInt64: SpoolOutcome]>([:])
     /// The spooled records produced and not yet resolved (drainer task only): never produced again
     /// while in flight.
-    private let inFlight = Mutex<[(record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)]>([])
+    private let inFlight = Mutex<[(record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)]>([])  // InFlightRecord
     /// Directly published messages that came back undelivered (purged at close), oldest first.
     private let returned = Mutex<[(key: [UInt8], value: [UInt8])]>([])
 
@@ -367,53 +367,64 @@ public final class GuardianPublisher: Sendable {
 
     /// One round: returns how long to wait before the next.
     private func drainOnce() async -> Duration {
+        if let wait = resolveInFlight() { return wait }
         guard state.withLock({ $0.spooling }) else { return .milliseconds(100) }
         // While the brokers are known down, probe them; spooled events wait for an answer.
         if brokersDown.load(ordering: .relaxed) {
             guard (try? await producer.metadata(topic: configuration.topic, timeout: .seconds(1))) != nil else { return .milliseconds(500) }
             brokersDown.store(false, ordering: .relaxed)
         }
-        if let wait = resolveInFlight() { return wait }
         // Let librdkafka's memory (older messages) empty first.
         if producer.outstandingCount > configuration.memoryQueueMessages / 2 { return .milliseconds(100) }
         do {
             // No more than librdkafka has room for, so a full queue never makes a round resend records.
-            let room = configuration.memoryQueueMessages - producer.outstandingCount
-            let records = try spool.peek(max: Swift.max(1, Swift.min(2000, room)))
-            if records.isEmpty {
-                // Everything spooled is in librdkafka now: publish directly again, under the same lock as publish.
-                let done = state.withLock { s -> Bool in
-                    guard self.spool.isEmpty else { return false }
-                    s.spooling = false
-                    return true
+            let room = Swift.max(1, Swift.min(2000, configuration.memoryQueueMessages - producer.outstandingCount))
+            let records = try spool.peek(max: room)
+            var batch: [InFlightRecord]
+            if records.count < room {
+                // What is left fits this round: take it under the publish lock (no append can slip in),
+                // send it, and publish directly from now on — what follows goes behind it in librdkafka's
+                // queue. (Without this hand-over, a steady stream would keep the publisher spooling.)
+                batch = state.withLock { s -> [InFlightRecord] in
+                    guard let rest = try? spool.peek(max: room), rest.count < room else { return [] }
+                    let (sent, complete) = produce(rest)
+                    if complete { s.spooling = false }
+                    return sent
                 }
-                return done ? .milliseconds(100) : .zero
+            } else {
+                batch = produce(records).sent
             }
-            var batch: [(record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)] = []
-            for r in records {
-                if r.isCorrupt {  // never sent; set aside in order
-                    batch.append((r, nil, SpoolError(.corrupt, "a damaged spool record (\(r.value.count) bytes) was skipped")))
-                    continue
-                }
-                let sent = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: r.key, value: r.value) }
-                switch sent {
-                case .success(let id):
-                    spoolOutcomes.withLock { $0[id] = .pending }
-                    batch.append((r, id, nil))
-                case .failure(let error) where PublisherDeadLetters.isPermanent(error):
-                    batch.append((r, nil, error))  // refused at once (too large, …): set aside in order
-                case .failure:
-                    break  // queue full: the rest waits for the next round
-                }
-                if case .failure(let e) = sent, !PublisherDeadLetters.isPermanent(e) { break }
-            }
-            guard !batch.isEmpty else { return .milliseconds(100) }
+            guard !batch.isEmpty else { return .milliseconds(state.withLock { $0.spooling } ? 100 : 0) }
             inFlight.withLock { $0 = batch }
             return .milliseconds(5)
         } catch {
             onError(error)
             return .milliseconds(500)
         }
+    }
+
+    private typealias InFlightRecord = (record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)
+
+    /// Produces spooled records in order until librdkafka's queue is full. Records Kafka refuses at
+    /// once for good, and damaged ones, are kept in order to be set aside. `complete`: all were handled.
+    private func produce(_ records: [SpoolRecord]) -> (sent: [InFlightRecord], complete: Bool) {
+        var batch: [InFlightRecord] = []
+        for r in records {
+            if r.isCorrupt {  // never sent; set aside in order
+                batch.append((r, nil, SpoolError(.corrupt, "a damaged spool record (\(r.value.count) bytes) was skipped")))
+                continue
+            }
+            switch Result(catching: { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: r.key, value: r.value) }) {
+            case .success(let id):
+                spoolOutcomes.withLock { $0[id] = .pending }
+                batch.append((r, id, nil))
+            case .failure(let error) where PublisherDeadLetters.isPermanent(error):
+                batch.append((r, nil, error))  // refused at once (too large, …): set aside in order
+            case .failure:
+                return (batch, false)  // queue full: the rest waits for the next round
+            }
+        }
+        return (batch, true)
     }
 
     /// Settles the records produced from the spool once each has its delivery report: delivered ones and

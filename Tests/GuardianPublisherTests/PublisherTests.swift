@@ -243,4 +243,35 @@ import Testing
         #expect(zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 }, "strictly increasing on the topic, across threads")
         #expect(after.seq > seqs.dropLast().max()!, "the restarted publisher continues above the old maximum")
     }
+
+    /// After an outage the spool drains and the publisher goes back to sending directly, also while the
+    /// engine keeps publishing (before, a steady stream kept it spooling for good); nothing lost, order kept.
+    @Test func theSpoolHandsOverToDirectSendingUnderASteadyStream() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir))
+        let sent = events(6000, symbols: 20)
+        try broker.setDown(nil)
+        var i = 0
+        let clock = ContinuousClock()
+        var deadline = clock.now + .seconds(20)
+        while !publisher.isSpooling && clock.now < deadline {  // until the outage is noticed
+            publisher.publish(sent[i]); i += 1
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(publisher.isSpooling)
+        for _ in 0..<1000 { publisher.publish(sent[i]); i += 1 }
+        try broker.setUp(nil)
+        deadline = clock.now + .seconds(30)
+        var handedOver = false
+        while i < sent.count && clock.now < deadline {  // a steady stream, about 1,000 events/s
+            publisher.publish(sent[i]); i += 1
+            if !publisher.isSpooling && publisher.spoolBytes == 0 { handedOver = true }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(handedOver, "back to direct sending while events kept coming")
+        try await publisher.flush(timeout: .seconds(30))
+        checkExactlyOnceInOrder(try await consumeAll(expecting: i), Array(sent[0..<i]))
+        await publisher.close()
+    }
 }
