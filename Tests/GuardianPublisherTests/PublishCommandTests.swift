@@ -37,19 +37,9 @@ import Testing
             try? FileManager.default.removeItem(at: spool)
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.guardianBinary)
-        process.arguments = ["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap,
-                             "--spool-dir", spool.path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-
-        #expect(process.terminationStatus == 1, "rejected lines make the exit status non-zero")
+        let (status, stdout, stderr) = try run(["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap,
+                                                "--spool-dir", spool.path])
+        #expect(status == 1, "rejected lines make the exit status non-zero")
         #expect(stdout.contains("read 6, published 3, rejected 3, delivered 3"), "\(stdout)")
         let reported = stderr.split(separator: "\n").filter { $0.hasPrefix("line ") }
         #expect(reported.count == 3, "\(stderr)")
@@ -57,17 +47,7 @@ import Testing
         #expect(reported.contains { $0.hasPrefix("line 4:") && $0.contains("malformed") })
         #expect(reported.contains { $0.hasPrefix("line 6:") && $0.contains("'seq'") })
 
-        let consumer = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: bootstrap), groupID: uniqueName("check"))
-        try await consumer.subscribe(topics: [topic])
-        var got: [String] = []
-        let deadline = ContinuousClock.now + .seconds(30)
-        let decoder = EventDecoder()
-        while got.count < 3 && ContinuousClock.now < deadline {
-            for m in try await consumer.poll(maxMessages: 100, timeout: .milliseconds(100)).messages {
-                if case .success(let e) = decoder.decode(m.value, key: m.key) { got.append(e.eventID.description) }
-            }
-        }
-        try await consumer.close()
+        let got = try await eventIDs(topic: topic, bootstrap: bootstrap, expecting: 3)
         #expect(Set(got) == [ids[0], ids[2], ids[4]])
         #expect(got.count == 3)
     }
@@ -92,32 +72,30 @@ import Testing
             try? FileManager.default.removeItem(at: file)
             try? FileManager.default.removeItem(at: spool)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.guardianBinary)
-        process.arguments = ["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--spool-dir", spool.path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 1, "a rejected line: status 1, not 0")
+        let (status, stdout, stderr) = try run(["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap,
+                                                "--spool-dir", spool.path])
+        #expect(status == 1, "a rejected line: status 1, not 0")
         #expect(stdout.contains("read 5, published 4, rejected 1, delivered 4"), "\(stdout)")
         #expect(stderr.contains("line 2: [event.oversized]"), "\(stderr)")
 
+        let got = try await eventIDs(topic: topic, bootstrap: bootstrap, expecting: 4)
+        #expect(got == [ids[0], ids[2], ids[3], ids[4]], "the rest, in order")
+    }
+
+    /// The event ids on `topic`, in offset order (one partition), read through a fresh group (bounded).
+    func eventIDs(topic: String, bootstrap: String, expecting count: Int) async throws -> [String] {
         let consumer = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: bootstrap), groupID: uniqueName("check"))
         try await consumer.subscribe(topics: [topic])
         var got: [String] = []
         let deadline = ContinuousClock.now + .seconds(30)
         let decoder = EventDecoder()
-        while got.count < 4 && ContinuousClock.now < deadline {
+        while got.count < count && ContinuousClock.now < deadline {
             for m in try await consumer.poll(maxMessages: 100, timeout: .milliseconds(100)).messages {
                 if case .success(let e) = decoder.decode(m.value, key: m.key) { got.append(e.eventID.description) }
             }
         }
         try await consumer.close()
-        #expect(got == [ids[0], ids[2], ids[3], ids[4]], "the rest, in order")
+        return got
     }
 
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
