@@ -29,16 +29,7 @@ import Testing
             #"{"v":1,"event_id":"\#(ids[3])","symbol":"MSFT","seq":-4,"ts":1764000000000000003,"kind":"pnl"}"#,
             #"{"v":1,"event_id":"\#(ids[4])","symbol":"BRK.B","seq":7,"ts":1764000000000000004,"kind":"heartbeat","extra":true}"#,
         ]
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic).jsonl")
-        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic)-spool")
-        defer {
-            try? FileManager.default.removeItem(at: file)
-            try? FileManager.default.removeItem(at: spool)
-        }
-
-        let (status, stdout, stderr) = try run(["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap,
-                                                "--spool-dir", spool.path])
+        let (status, stdout, stderr) = try publishFile(lines, topic: topic, bootstrap: bootstrap)
         #expect(status == 1, "rejected lines make the exit status non-zero")
         #expect(stdout.contains("read 6, published 3, rejected 3, delivered 3"), "\(stdout)")
         let reported = stderr.split(separator: "\n").filter { $0.hasPrefix("line ") }
@@ -65,15 +56,7 @@ import Testing
             let attrs = i == 1 ? #","attrs":{"blob":"\#(String(repeating: "x", count: 1_500_000))"}"# : ""
             return #"{"v":1,"event_id":"\#(id)","symbol":"AAPL","seq":\#(i),"ts":176400000000000000\#(i),"kind":"order_check"\#(attrs)}"#
         }
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic).jsonl")
-        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic)-spool")
-        defer {
-            try? FileManager.default.removeItem(at: file)
-            try? FileManager.default.removeItem(at: spool)
-        }
-        let (status, stdout, stderr) = try run(["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap,
-                                                "--spool-dir", spool.path])
+        let (status, stdout, stderr) = try publishFile(lines, topic: topic, bootstrap: bootstrap)
         #expect(status == 1, "a rejected line: status 1, not 0")
         #expect(stdout.contains("read 5, published 4, rejected 1, delivered 4"), "\(stdout)")
         #expect(stderr.contains("line 2: [event.oversized]"), "\(stderr)")
@@ -96,6 +79,18 @@ import Testing
         }
         try await consumer.close()
         return got
+    }
+
+    /// Runs `guardian publish --file` on `lines` with a spool of its own; both removed afterwards.
+    func publishFile(_ lines: [String], topic: String, bootstrap: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic).jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic)-spool")
+        defer {
+            try? FileManager.default.removeItem(at: file)
+            try? FileManager.default.removeItem(at: spool)
+        }
+        return try run(["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--spool-dir", spool.path])
     }
 
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
