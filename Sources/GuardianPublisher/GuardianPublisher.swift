@@ -46,11 +46,10 @@ public final class GuardianPublisher: Sendable {
     /// The bounded hand-off between `publish` and the writer thread.
     private struct Ring {
         var entries: [(key: [UInt8], value: [UInt8])] = []
-        var head = 0
         var scheduled = false
         var closed = false
         var sequences: [String: Int64] = [:]
-        var count: Int { entries.count - head }
+        var count: Int { entries.count }
     }
     private let ring = Mutex(Ring())
     private let encoder = EventEncoder()
@@ -66,7 +65,7 @@ public final class GuardianPublisher: Sendable {
     private let spoolOutcomes = Mutex<[UInt64: SpoolOutcome]>([:])
     /// The spooled records produced and not yet resolved (drainer task only): never produced again
     /// while in flight.
-    private let inFlight = Mutex<[(record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)]>([])  // InFlightRecord
+    private let inFlight = Mutex<[InFlightRecord]>([])
     /// Directly published messages that came back undelivered (purged at close), oldest first.
     private let returned = Mutex<[(key: [UInt8], value: [UInt8])]>([])
 
@@ -216,10 +215,9 @@ public final class GuardianPublisher: Sendable {
     /// what is already in the spool.
     private func drainRing() {
         while true {
-            let batch = ring.withLock { r -> ArraySlice<(key: [UInt8], value: [UInt8])> in
-                let taken = r.entries[r.head...]
-                r.entries.removeAll(keepingCapacity: true)
-                r.head = 0
+            let batch = ring.withLock { r -> [(key: [UInt8], value: [UInt8])] in
+                let taken = r.entries
+                r.entries = []
                 if taken.isEmpty { r.scheduled = false }
                 return taken
             }
