@@ -80,6 +80,19 @@ let package = Package(
             ]
         ),
 
+        // Operating the fleet: consumer lag and its status rules, the lag exporter, offset resets,
+        // replay of a time range, cache rebuild, the operations audit trail.
+        .target(
+            name: "GuardianOperations",
+            dependencies: [
+                "GuardianEvents", "GuardianKafka", "GuardianStores", "GuardianPostgres", "GuardianRedis", "GuardianSupport",
+                "GuardianWorker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // `make run`'s demo: simulated engine, worker processes, live figures, verification.
         .target(
             name: "GuardianDemo",
@@ -132,7 +145,7 @@ let package = Package(
             name: "GuardianCLI",
             dependencies: [
                 "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianDevBroker", "GuardianSupport",
-                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianHTTP", "GuardianDemo", "GuardianBench", "GuardianPublisher",
+                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianOperations", "GuardianHTTP", "GuardianDemo", "GuardianBench", "GuardianPublisher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -151,9 +164,13 @@ let package = Package(
             name: "GuardianPublisherTests",
             dependencies: ["GuardianPublisher", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
+        .testTarget(name: "GuardianOperationsTests", dependencies: ["GuardianOperations"]),
         .testTarget(
             name: "GuardianWorkerTests",
-            dependencies: ["GuardianWorker", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "GuardianWorker", "GuardianOperations", "GuardianDevBroker", "GuardianTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6],

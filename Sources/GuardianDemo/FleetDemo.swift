@@ -86,7 +86,7 @@ public struct FleetDemo: Sendable {
             while published < due {
                 let e = pending ?? source.nextEvent(ts: WallClock.nowNanoseconds())
                 do throws(KafkaError) {
-                    try producer.produce(topic: o.topic, key: Array(e.symbol.utf8), value: encoder.encode(e))
+                    try producer.produce(topic: o.topic, key: Array(e.symbol.utf8), value: encoder.encode(e), timestampMs: e.ts / 1_000_000)
                     published += 1
                     pending = nil
                 } catch {

@@ -74,4 +74,32 @@ public struct EventEncoder: Sendable {
         }
         out.append(UInt8(ascii: "\""))
     }
+
+    /// The event time of a value this encoder wrote, in milliseconds since the epoch (the Kafka message
+    /// timestamp publishers set, so that replay ranges in Kafka time match event time), without a full
+    /// decode: the encoder writes `"ts":` before any free-text field. Nil when it is not found.
+    public static func timestampMilliseconds(ofEncoded value: [UInt8]) -> Int64? {
+        let marker: [UInt8] = Array(#""ts":"#.utf8)
+        let limit = min(value.count, 256)
+        guard limit > marker.count else { return nil }
+        var i = 0
+        while i + marker.count < limit {
+            if value[i] == marker[0] && Array(value[i..<(i + marker.count)]) == marker {
+                var j = i + marker.count
+                var negative = false
+                if j < value.count && value[j] == UInt8(ascii: "-") { negative = true; j += 1 }
+                var n: Int64 = 0
+                var digits = 0
+                while j < value.count, value[j] >= 48, value[j] <= 57, digits < 19 {
+                    n = n * 10 + Int64(value[j] - 48)
+                    j += 1
+                    digits += 1
+                }
+                guard digits > 0 else { return nil }
+                return (negative ? -n : n) / 1_000_000
+            }
+            i += 1
+        }
+        return nil
+    }
 }

@@ -10,6 +10,8 @@ public final class KafkaAdmin: Sendable {
     private let thread: DedicatedThread
     /// One non-member consumer handle per group asked about, kept for repeated lag queries.
     private let probes = Mutex<[String: KafkaHandle]>([:])
+    /// The client that describes groups (see `describeGroup`).
+    private let describer = Mutex<KafkaHandle?>(nil)
 
     public init(configuration: KafkaConfiguration) throws(KafkaError) {
         self.configuration = configuration
@@ -132,6 +134,100 @@ public final class KafkaAdmin: Sendable {
             if topicErr == RD_KAFKA_RESP_ERR_NO_ERROR || (ifNotExists && topicErr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) { return }
             let text = rd_kafka_topic_result_error_string(r).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(topicErr))
             throw KafkaError(.admin, "creating topic '\(name)': \(text)", rdkafkaCode: topicErr.rawValue)
+        }
+    }
+
+    /// For each partition of `partitions`, the earliest offset whose message timestamp is at or after
+    /// `timestampMs` (Kafka's offsets-for-times); nil where no message is that new.
+    /// Throws `unsupported` when the broker cannot answer timestamp lookups (the dev broker cannot).
+    public func offsetsForTimes(_ partitions: [TopicPartition], timestampMs: Int64, timeout: Duration = .seconds(10)) async throws -> [TopicPartition: Int64?] {
+        let handle = self.handle
+        return try await thread.run {
+            let list = PartitionList.make(partitions.map { TopicPartitionOffset($0, offset: nil) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for i in 0..<Int(list.pointee.cnt) { list.pointee.elems[i].offset = timestampMs }
+            let err = rd_kafka_offsets_for_times(handle.pointer, list, timeout.milliseconds)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.unsupported, context: "offsets for time \(timestampMs) ms", err: err)
+            }
+            var out: [TopicPartition: Int64?] = [:]
+            for i in 0..<Int(list.pointee.cnt) {
+                let e = list.pointee.elems[i]
+                let tp = TopicPartition(String(cString: e.topic), e.partition)
+                guard e.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(.unsupported, context: "offset for time \(timestampMs) ms of \(tp)", err: e.err)
+                }
+                out[tp] = e.offset >= 0 ? e.offset : nil
+            }
+            return out
+        }
+    }
+
+    /// The group coordinator's description of `groupID`: its state and members. Throws `unsupported`
+    /// when the broker cannot describe groups (the dev broker cannot).
+    public func describeGroup(_ groupID: String, timeout: Duration = .seconds(10)) async throws -> ConsumerGroupDescription {
+        return try await thread.run { [self] in
+            // librdkafka 2.0.2 keeps a reference to the client after a DescribeConsumerGroups that failed
+            // (a broker without the API answers _UNSUPPORTED_FEATURE), and rd_kafka_destroy then waits forever.
+            // The request runs on a client of its own, left alive (not destroyed) after such a failure.
+            let handle: KafkaHandle
+            if let existing = self.describer.withLock({ $0 }) { handle = existing } else {
+                handle = try KafkaHandle(type: RD_KAFKA_PRODUCER, conf: self.configuration.makeConf(defaults: [:]))
+                self.describer.withLock { $0 = handle }
+            }
+            var failed = true
+            defer {
+                if failed {
+                    handle.leakOnDeinit.store(true, ordering: .relaxed)
+                    self.describer.withLock { $0 = nil }
+                }
+            }
+            var errstr = [CChar](repeating: 0, count: 512)
+            let options = rd_kafka_AdminOptions_new(handle.pointer, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            _ = rd_kafka_AdminOptions_set_request_timeout(options, timeout.milliseconds, &errstr, errstr.count)
+            let queue = rd_kafka_queue_new(handle.pointer)
+            defer { rd_kafka_queue_destroy(queue) }
+            groupID.withCString { name in
+                var names: [UnsafePointer<CChar>?] = [name]
+                rd_kafka_DescribeConsumerGroups(handle.pointer, &names, 1, options, queue)
+            }
+            guard let event = rd_kafka_queue_poll(queue, timeout.milliseconds &+ 2000) else {
+                throw KafkaError(.unsupported, "describing group '\(groupID)' got no answer within \(timeout)")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            let err = rd_kafka_event_error(event)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError(.unsupported, "describing group '\(groupID)': \(String(cString: rd_kafka_event_error_string(event)))",
+                                 rdkafkaCode: err.rawValue)
+            }
+            guard let result = rd_kafka_event_DescribeConsumerGroups_result(event) else {
+                throw KafkaError(.unsupported, "describing group '\(groupID)': unexpected event type")
+            }
+            var count = 0
+            guard let groups = rd_kafka_DescribeConsumerGroups_result_groups(result, &count), count == 1, let g = groups[0] else {
+                throw KafkaError(.unsupported, "describing group '\(groupID)': the broker returned no description")
+            }
+            if let e = rd_kafka_ConsumerGroupDescription_error(g) {
+                throw KafkaError(.unsupported, "describing group '\(groupID)': \(String(cString: rd_kafka_error_string(e)))",
+                                 rdkafkaCode: rd_kafka_error_code(e).rawValue)
+            }
+            var members: [ConsumerGroupDescription.Member] = []
+            for i in 0..<rd_kafka_ConsumerGroupDescription_member_count(g) {
+                guard let m = rd_kafka_ConsumerGroupDescription_member(g, i) else { continue }
+                var assignment: [TopicPartition] = []
+                if let a = rd_kafka_MemberDescription_assignment(m), let list = rd_kafka_MemberAssignment_partitions(a) {
+                    assignment = PartitionList.read(list).map { $0.0.topicPartition }
+                }
+                members.append(.init(
+                    consumerID: String(cString: rd_kafka_MemberDescription_consumer_id(m)),
+                    clientID: String(cString: rd_kafka_MemberDescription_client_id(m)),
+                    host: String(cString: rd_kafka_MemberDescription_host(m)),
+                    assignment: assignment))
+            }
+            let state = String(cString: rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(g)))
+            failed = false
+            return ConsumerGroupDescription(groupID: groupID, state: state, members: members)
         }
     }
 }

@@ -19,6 +19,8 @@ public struct KafkaError: GuardianError, Equatable {
         case closed
         case admin
         case controlCommand = "control_command"
+        /// The broker cannot answer this request (an API it does not implement, like the dev broker's).
+        case unsupported
     }
 
     /// The kind of failure.

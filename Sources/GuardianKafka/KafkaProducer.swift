@@ -105,6 +105,14 @@ public final class KafkaProducer: Sendable {
     /// - Parameters:
     ///   - key: the message key; keyed messages with the same key land on the same partition.
     ///   - partition: an explicit partition, or nil to let the partitioner choose from the key.
+    ///   - timestampMs: the message's timestamp (milliseconds since the epoch); nil: the producer's clock.
+    @discardableResult
+    public func produce(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil, timestampMs: Int64?) throws(KafkaError) -> UInt64 {
+        guard let timestampMs else { return try produce(topic: topic, key: key, value: value, partition: partition) }
+        return try produce(topic: topic, key: key, value: value, headers: [], timestampMs: timestampMs, partition: partition)
+    }
+
+    /// Enqueues one message stamped with the producer's clock; see `produce(topic:key:value:partition:timestampMs:)`.
     @discardableResult
     public func produce(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) throws(KafkaError) -> UInt64 {
         guard !closed.load(ordering: .relaxed) else { throw KafkaError(.closed, "the producer is closed") }
@@ -137,7 +145,8 @@ public final class KafkaProducer: Sendable {
         guard !closed.load(ordering: .relaxed) else { throw KafkaError(.closed, "the producer is closed") }
         let rkt = try topicHandle(topic)
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let list = rd_kafka_headers_new(headers.count)
+        // No header list for a message without headers (one allocation less per message).
+        let list: OpaquePointer? = headers.isEmpty ? nil : rd_kafka_headers_new(headers.count)
         for (name, bytes) in headers {
             _ = bytes.withUnsafeBytes { rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) }
         }
@@ -155,12 +164,17 @@ public final class KafkaProducer: Sendable {
                 args[3].u.i = RD_KAFKA_MSG_F_COPY
                 args[4].vtype = RD_KAFKA_VTYPE_OPAQUE
                 args[4].u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(id))
-                args[5].vtype = RD_KAFKA_VTYPE_HEADERS
-                args[5].u.headers = list
-                args[6].vtype = RD_KAFKA_VTYPE_TIMESTAMP
-                args[6].u.i64 = timestampMs ?? 0
-                var count = 6
-                if timestampMs != nil { count = 7 }
+                var count = 5
+                if let list {
+                    args[count].vtype = RD_KAFKA_VTYPE_HEADERS
+                    args[count].u.headers = list
+                    count += 1
+                }
+                if let timestampMs {
+                    args[count].vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                    args[count].u.i64 = timestampMs
+                    count += 1
+                }
                 if key != nil {
                     args.append(rd_kafka_vu_t())
                     args[count].vtype = RD_KAFKA_VTYPE_KEY
@@ -173,7 +187,7 @@ public final class KafkaProducer: Sendable {
         }
         if let error {
             // On failure the headers were not taken over.
-            rd_kafka_headers_destroy(list)
+            if let list { rd_kafka_headers_destroy(list) }
             throw KafkaError(.produce, context: "could not enqueue a message for \(topic)", consuming: error)
         }
         return id

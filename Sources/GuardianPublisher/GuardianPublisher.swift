@@ -236,7 +236,11 @@ public final class GuardianPublisher: Sendable {
         s.counters.published += 1
         if s.closed { return .closed }
         if !s.spooling && !brokersDown.load(ordering: .relaxed) {
-            let result = Result { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: key, value: value) }
+            // The message timestamp is the event's ts: replay ranges in Kafka time then match event time.
+            let result = Result { () throws(KafkaError) in
+                try producer.produce(topic: configuration.topic, key: key, value: value,
+                                     timestampMs: EventEncoder.timestampMilliseconds(ofEncoded: value))
+            }
             switch result {
             case .success: return .sent
             case .failure(let error) where PublisherDeadLetters.isPermanent(error): return .refused(error, value)
@@ -412,7 +416,10 @@ public final class GuardianPublisher: Sendable {
                 batch.append((r, nil, SpoolError(.corrupt, "a damaged spool record (\(r.value.count) bytes) was skipped")))
                 continue
             }
-            switch Result(catching: { () throws(KafkaError) in try producer.produce(topic: configuration.topic, key: r.key, value: r.value) }) {
+            switch Result(catching: { () throws(KafkaError) in
+                try producer.produce(topic: configuration.topic, key: r.key, value: r.value,
+                                     timestampMs: EventEncoder.timestampMilliseconds(ofEncoded: r.value))
+            }) {
             case .success(let id):
                 spoolOutcomes.withLock { $0[id] = .pending }
                 batch.append((r, id, nil))

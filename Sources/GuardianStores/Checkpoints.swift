@@ -20,4 +20,20 @@ public struct Checkpoints: Sendable {
         }
         return out
     }
+
+    /// Lowers checkpoints to `offsets` (partition → next offset) where they are ahead, so a group whose
+    /// offsets were moved back re-reads from there instead of skipping to the checkpoint (workers skip
+    /// what is durable). Never raises one. Returns the partitions lowered.
+    @discardableResult
+    public func lower(topic: String, to offsets: [Int32: Int64]) async throws -> [Int32] {
+        guard !offsets.isEmpty else { return [] }
+        let values = offsets.map { "(\($0.key), \($0.value))" }.joined(separator: ", ")
+        let rows = try await connection.query("""
+            UPDATE guardian_checkpoints c SET next_offset = v.next_offset, updated_at = now()
+            FROM (VALUES \(values)) AS v(partition, next_offset)
+            WHERE c.topic = $1 AND c.partition = v.partition AND c.next_offset > v.next_offset
+            RETURNING c.partition
+            """, [topic]).rows
+        return rows.compactMap { $0[0].flatMap { Int32($0) } }.sorted()
+    }
 }

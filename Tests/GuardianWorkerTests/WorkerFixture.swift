@@ -67,7 +67,7 @@ struct WorkerFixture {
                 eventID: .random(), symbol: symbol, seq: seq, ts: now + Int64(i) * 1000, kind: i % 4 == 0 ? .position : .orderCheck,
                 decision: .allow, side: .buy, qty: 10, price: 101.25, position: Double(i), latencyUs: 9)
             highest[symbol] = seq
-            try producer.produce(topic: topic, key: Array(symbol.utf8), value: encoder.encode(event))
+            try producer.produce(topic: topic, key: Array(symbol.utf8), value: encoder.encode(event), timestampMs: event.ts / 1_000_000)
         }
         for i in 0..<invalid {
             try producer.produce(topic: topic, key: symbol(i % symbols), value: "{not json \(i)")

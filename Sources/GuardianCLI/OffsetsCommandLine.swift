@@ -1,0 +1,145 @@
+import ArgumentParser
+import Foundation
+import GuardianKafka
+import GuardianOperations
+import GuardianPostgres
+import GuardianStores
+import GuardianSupport
+import Logging
+import Synchronization
+
+/// `guardian offsets reset`: moves a group's committed offsets, like `kafka-consumer-groups
+/// --reset-offsets`, and also lowers `guardian_checkpoints` so the workers really re-read.
+struct OffsetsCommandLine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "offsets",
+        abstract: "Inspect or move a consumer group's committed offsets.",
+        subcommands: [Reset.self])
+
+    struct Reset: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a group's committed offsets (old → new per partition). --dry-run shows, --execute applies.",
+            discussion: """
+                A group with running members is refused: stop its workers first. On --execute the tool joins the group, \
+                commits, and leaves; it also lowers guardian_checkpoints to the new offsets where they are ahead (workers \
+                otherwise skip what is already durable), and records the reset in guardian_operations.
+                """)
+
+        @OptionGroup var kafka: KafkaOptions
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var log: LogOptions
+
+        @Option(help: "Consumer group (env GUARDIAN_GROUP, default guardian-workers).")
+        var group: String?
+
+        @Flag(help: "To the oldest message each partition holds.") var toEarliest = false
+        @Flag(help: "To the end of each partition (skip everything not consumed yet).") var toLatest = false
+        @Option(help: "To the first message at or after this time (ISO 8601, e.g. 2026-11-25T14:00:00Z).") var toDatetime: String?
+        @Option(help: "Move by N messages from the committed offset (negative: back).") var shiftBy: Int64?
+        @Option(help: "Explicit offsets: PARTITION:OFFSET[,PARTITION:OFFSET…].") var toOffset: String?
+        @Option(help: "Only these partitions (comma-separated).") var partitions: String?
+        @Flag(help: "Show the move; change nothing.") var dryRun = false
+        @Flag(help: "Apply the move.") var execute = false
+        @Option(help: "table or json.") var format: String = "table"
+        @Flag(help: "Do not touch the database (no checkpoint lowering, no audit record). Workers then skip back to their checkpoints unless GUARDIAN_SKIP_DURABLE=0.")
+        var skipDatabase = false
+
+        func target() throws -> OffsetResetPlan.Target {
+            var targets: [OffsetResetPlan.Target] = []
+            if toEarliest { targets.append(.earliest) }
+            if toLatest { targets.append(.latest) }
+            if let toDatetime { targets.append(.datetime(try TimeArgument.milliseconds(toDatetime))) }
+            if let shiftBy { targets.append(.shiftBy(shiftBy)) }
+            if let toOffset { targets.append(.offsets(try OffsetResetPlan.parseOffsets(toOffset))) }
+            guard targets.count == 1 else {
+                throw ValidationError("give exactly one of --to-earliest, --to-latest, --to-datetime, --shift-by, --to-offset")
+            }
+            return targets[0]
+        }
+
+        func validate() throws {
+            guard dryRun != execute else { throw ValidationError("give --dry-run (show the move) or --execute (apply it)") }
+            guard ["table", "json"].contains(format) else { throw ValidationError("--format is table or json, not '\(format)'") }
+            _ = try target()
+        }
+
+        func run() async throws {
+            let logger = try log.makeLogger(label: "guardian.offsets")
+            let group = self.group ?? Env.string("GUARDIAN_GROUP") ?? "guardian-workers"
+            let topic = kafka.resolvedTopic
+            let target = try target()
+            var only: Set<Int32>?
+            if let partitions {
+                let parsed = partitions.split(separator: ",").map { Int32($0.trimmingCharacters(in: .whitespaces)) }
+                guard !parsed.contains(nil) else { throw ValidationError("--partitions wants numbers like 0,3,7") }
+                only = Set(parsed.compactMap { $0 })
+            }
+            let resetter = try OffsetResetter(kafka: try kafka.configuration(), logger: logger)
+            let (plan, method) = try await resetter.plan(group: group, topic: topic, target: target, only: only)
+            if let method { FileHandle.standardError.write(Data("offsets for the time found by \(method.rawValue)\n".utf8)) }
+
+            if dryRun {
+                print(render(plan, group: group, topic: topic, committed: nil))
+                if format == "table" { print("dry run: nothing moved; run again with --execute to apply") }
+                return
+            }
+            // The database is reached before anything moves: a reset the workers would undo is no reset.
+            let db = skipDatabase ? nil : try await PostgresConnection.connect(store.postgres)
+            let lowered = Mutex<[Int32]>([])
+            let (check, committed) = try await resetter.execute(group: group, topic: topic, plan: plan) {
+                guard let db else { return }
+                let moved = try await Checkpoints(connection: db).lower(
+                    topic: topic, to: Dictionary(uniqueKeysWithValues: plan.moves.map { ($0.partition, $0.new) }))
+                lowered.withLock { $0 = moved }
+            }
+            var auditID: Int64?
+            if let db {
+                let details: [String: Any] = [
+                    "group": group, "topic": topic, "mode": "\(target)",
+                    "moves": plan.moves.map { ["partition": Int($0.partition), "old": $0.old.map { NSNumber(value: $0) } ?? NSNull(), "new": NSNumber(value: $0.new)] },
+                    "membership_check": check.text, "checkpoints_lowered": lowered.withLock { $0 }.map { Int($0) },
+                ]
+                auditID = try await OperationsAudit(connection: db).record(
+                    operation: "offsets_reset", arguments: CommandLine.arguments.dropFirst().joined(separator: " "),
+                    outcome: "executed", details: details)
+            }
+            print(render(plan, group: group, topic: topic, committed: committed))
+            if format == "table" {
+                print("executed: \(check.text)")
+                let l = lowered.withLock { $0 }
+                if db != nil {
+                    print("checkpoints lowered on \(l.isEmpty ? "no partition" : "partitions " + l.map(String.init).joined(separator: ","))" + (auditID.map { "; recorded as guardian_operations #\($0)" } ?? ""))
+                } else {
+                    print("database skipped: checkpoints not lowered, nothing recorded")
+                }
+            }
+            let wrong = plan.moves.filter { (committed[$0.partition] ?? nil) != $0.new }
+            if !wrong.isEmpty {
+                throw OperationError(.kafka, "the broker reports other offsets than committed for partitions \(wrong.map { String($0.partition) }.joined(separator: ",")): check with guardian lag")
+            }
+        }
+
+        func render(_ plan: OffsetResetPlan, group: String, topic: String, committed: [Int32: Int64?]?) -> String {
+            if format == "json" {
+                let moves: [[String: Any]] = plan.moves.map { m in
+                    var o: [String: Any] = ["partition": Int(m.partition), "old_offset": m.old.map { NSNumber(value: $0) } ?? NSNull(),
+                                            "new_offset": NSNumber(value: m.new), "clamped": m.clamped]
+                    if let committed { o["committed_now"] = (committed[m.partition] ?? nil).map { NSNumber(value: $0) } ?? NSNull() }
+                    return o
+                }
+                let object: [String: Any] = ["group": group, "topic": topic, "executed": committed != nil, "partitions": moves]
+                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+                return String(decoding: data, as: UTF8.self)
+            }
+            var rows = [["GROUP", "TOPIC", "PARTITION", "OLD-OFFSET", "NEW-OFFSET", "MOVE"]]
+            for m in plan.moves {
+                let delta = m.new - (m.old ?? m.new)
+                rows.append([group, topic, String(m.partition), m.old.map(String.init) ?? "-", String(m.new) + (m.clamped ? " (clamped)" : ""),
+                             m.old == nil ? "new" : (delta >= 0 ? "+\(delta)" : String(delta))])
+            }
+            let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+            return rows.map { r in zip(r, widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+                .joined(separator: "\n")
+        }
+    }
+}

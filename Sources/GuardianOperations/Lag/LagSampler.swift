@@ -1,0 +1,61 @@
+import Foundation
+import GuardianKafka
+import Synchronization
+
+/// Measures a group's lag on a topic from the outside — committed offsets from the group
+/// coordinator, watermarks from the partition leaders, the oldest unconsumed message's timestamp —
+/// so it works with every worker down. Keep one per process: it holds its Kafka clients.
+public final class LagSampler: Sendable {
+    private let admin: KafkaAdmin
+    private let reader: KafkaPartitionReader
+    /// Whether DescribeGroups works on this cluster (the dev broker cannot answer it); asked once.
+    private let describes = Mutex<Bool?>(nil)
+
+    public init(kafka: KafkaConfiguration) throws {
+        admin = try KafkaAdmin(configuration: kafka)
+        reader = try KafkaPartitionReader(configuration: kafka)
+    }
+
+    /// One sample of `group` on `topic`.
+    public func sample(group: String, topic: String, timeout: Duration = .seconds(10)) async throws -> GroupLagSample {
+        let ends = try await admin.endOffsets(topic: topic, timeout: timeout)
+        let committed = try await admin.committedOffsets(groupID: group, partitions: ends.map(\.topicPartition), timeout: timeout)
+        let byPartition = Dictionary(committed.map { ($0.partition, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        var partitions: [PartitionLagSample] = []
+        for end in ends {
+            let high = end.offset ?? 0
+            let c = byPartition[end.partition] ?? nil
+            // The low watermark matters only where the group is not caught up.
+            let low = (c == high && high > 0) ? (c ?? 0) : try await admin.watermarks(topic: topic, partition: end.partition, timeout: timeout).low
+            partitions.append(PartitionLagSample(partition: end.partition, committed: c, low: low, end: high))
+        }
+        // Time lag: the age of the oldest unconsumed message, read where there is lag.
+        let now = Date().timeIntervalSince1970
+        let behind = partitions.filter { $0.lag > 0 }
+        let oldest = try await reader.messages(
+            at: behind.map { TopicPartitionOffset(topic: topic, partition: $0.partition, offset: $0.position) }, timeout: timeout)
+        for i in partitions.indices {
+            if partitions[i].lag == 0 {
+                partitions[i].timeLagSeconds = 0
+            } else if let ts = oldest[TopicPartition(topic, partitions[i].partition)]?.timestampMs {
+                partitions[i].timeLagSeconds = max(0, now - Double(ts) / 1000)
+            }
+        }
+        var membersKnown = false
+        if describes.withLock({ $0 }) != false {
+            do {
+                let description = try await admin.describeGroup(group, timeout: timeout)
+                describes.withLock { $0 = true }
+                membersKnown = true
+                for m in description.members {
+                    for tp in m.assignment where tp.topic == topic {
+                        if let i = partitions.firstIndex(where: { $0.partition == tp.partition }) { partitions[i].consumerID = m.consumerID }
+                    }
+                }
+            } catch {
+                describes.withLock { if $0 == nil { $0 = false } }
+            }
+        }
+        return GroupLagSample(group: group, topic: topic, time: now, partitions: partitions, membersKnown: membersKnown)
+    }
+}
