@@ -133,6 +133,46 @@ struct WorkerFixture {
         return process
     }
 
+    /// The fixture's environment as an operator would export it for `guardian` commands.
+    var commandEnvironment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrapServers
+        env["GUARDIAN_TOPIC"] = topic
+        env["GUARDIAN_GROUP"] = group
+        env["TIMESCALEDB_URI"] = database.uri
+        env["REDIS_HOST"] = redis.host
+        env["REDIS_PORT"] = String(redis.port)
+        return env
+    }
+
+    /// Runs `guardian <arguments>` with the fixture's environment (plus `environment`) to its end, bounded
+    /// by `timeout` (then killed and recorded as an issue), without blocking a test thread.
+    func guardian(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)) async throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("guardian-cmd"))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: WorkerCrashTests.guardianBinary)
+        process.arguments = arguments
+        process.environment = commandEnvironment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        if process.isRunning {
+            process.terminate()
+            Issue.record("guardian \(arguments.joined(separator: " ")) still running after \(timeout); stopped")
+        }
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+    }
+
     /// Waits (bounded) until `condition` holds, polling every 200 ms.
     func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

@@ -35,9 +35,26 @@ public struct TimestampSearch: Sendable {
         if let answer = try? await admin.offsetsForTimes(partitions.map(\.topicPartition), timestampMs: timestampMs) {
             var out: [TopicPartition: Int64] = [:]
             for b in partitions { out[b.topicPartition] = (answer[b.topicPartition] ?? nil).map { min(max($0, b.low), b.high) } ?? b.high }
-            return (out, .broker)
+            if try await consistent(out, timestampMs, partitions) { return (out, .broker) }
         }
         return (try await binarySearch(timestampMs, partitions), .binarySearch)
+    }
+
+    /// Checks a broker's answer against the messages themselves: the message at an answered offset is at
+    /// or after the time, and where the answer is "none" (the end) the last message is older. A broker
+    /// that does not implement timestamp lookups (the dev broker answers "none" for every time) fails it.
+    func consistent(_ answer: [TopicPartition: Int64], _ timestampMs: Int64, _ partitions: [Bounds]) async throws -> Bool {
+        let probes = partitions.filter { $0.high > $0.low }.map { b in
+            let o = answer[b.topicPartition] ?? b.high
+            return TopicPartitionOffset(b.topicPartition, offset: o < b.high ? o : b.high - 1)
+        }
+        let found = try await reader.messages(at: probes)
+        for p in probes {
+            guard let b = partitions.first(where: { $0.topicPartition == p.topicPartition }), let ts = found[p.topicPartition]?.timestampMs else { continue }
+            let saidEnd = (answer[p.topicPartition] ?? b.high) >= b.high
+            if saidEnd ? ts >= timestampMs : ts < timestampMs { return false }
+        }
+        return true
     }
 
     func binarySearch(_ timestampMs: Int64, _ partitions: [Bounds]) async throws -> [TopicPartition: Int64] {
