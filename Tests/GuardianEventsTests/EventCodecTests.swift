@@ -97,4 +97,13 @@ func decode(_ json: String, key: String? = nil) -> Result<GuardianEvent, EventRe
         #expect(EventID("not-a-uuid") == nil)
         #expect(EventID("123e4567-e89b-42d3-a456-42661417400g") == nil)
     }
+
+    @Test func theEventTimeIsReadFromAnEncodedValueWithoutDecoding() {
+        var e = GuardianEvent(eventID: .random(), symbol: "AAPL", seq: 7, ts: 1_795_622_502_189_090_396, kind: .orderCheck)
+        e.reason = #"a reason with "ts":1 inside"#
+        #expect(EventEncoder.timestampMilliseconds(ofEncoded: EventEncoder().encode(e)) == 1_795_622_502_189)
+        e.ts = -5_000_000
+        #expect(EventEncoder.timestampMilliseconds(ofEncoded: EventEncoder().encode(e)) == -5)
+        #expect(EventEncoder.timestampMilliseconds(ofEncoded: Array(#"{"v":1,"symbol":"X"}"#.utf8)) == nil)
+    }
 }

@@ -188,6 +188,46 @@ import Testing
         await publisher.close()
     }
 
+    /// Replay ranges are in Kafka time: every message, sent directly or from the spool, carries its
+    /// event's ts (an hour or two old here) as its Kafka timestamp, not the time it was produced.
+    @Test func messagesCarryTheEventTimeAsTheirKafkaTimestamp() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        func event(_ i: Int, hoursAgo: Int64) -> GuardianEvent {
+            GuardianEvent(eventID: .random(), symbol: "S\(i % 3)", seq: Int64(i), ts: now - hoursAgo * 3_600_000_000_000 + Int64(i) * 1_234_567,
+                          kind: .heartbeat)
+        }
+        let spooled = (0..<20).map { event($0, hoursAgo: 2) }
+        do {
+            let spool = try Spool(directory: dir)
+            for e in spooled { try spool.append(key: Array(e.symbol.utf8), value: EventEncoder().encode(e)) }
+            spool.syncToDisk()
+        }
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir))
+        let direct = (20..<50).map { event($0, hoursAgo: 1) }
+        try await publisher.flush(timeout: .seconds(30))
+        for e in direct { publisher.publish(e) }
+        try await publisher.flush(timeout: .seconds(30))
+        await publisher.close()
+
+        let consumer = try KafkaConsumer(configuration: kafka, groupID: uniqueName("ts"))
+        try await consumer.subscribe(topics: [topic])
+        var stamps: [String: Int64?] = [:]
+        let decoder = EventDecoder()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while stamps.count < 50 && ContinuousClock.now < deadline {
+            for m in try await consumer.poll(maxMessages: 100, timeout: .milliseconds(100)).messages {
+                if case .success(let e) = decoder.decode(m.value, key: m.key) { stamps[e.eventID.description] = m.timestampMs }
+            }
+        }
+        try await consumer.close()
+        #expect(stamps.count == 50)
+        for e in spooled + direct {
+            #expect(stamps[e.eventID.description] == e.ts / 1_000_000, "seq \(e.seq)")
+        }
+    }
+
     @Test func publishRejectsWhatCouldNeverBeStoredAndSendsTheRest() async throws {
         let dir = spoolDir()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -1,4 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import GuardianKafka
 import GuardianOperations
 import GuardianPostgres
@@ -79,6 +85,45 @@ import Testing
         #expect((after["total_lag"] as? NSNumber)?.int64Value == 0)
         #expect((after["max_time_lag_seconds"] as? NSNumber)?.doubleValue == 0)
         #expect(after["status"] as? String == "OK")
+        try await f.database.drop()
+    }
+
+    /// The standalone exporter (`guardian lag --serve`) shows a group's lag with no worker running, and
+    /// `--watch` prints one report per interval.
+    @Test func theLagExporterServesLagWithEveryWorkerDown() async throws {
+        let f = try await WorkerFixture.make(partitions: 3)
+        try await f.publish(count: 300, symbols: 30)
+        let committed = try await commit(f, group: f.group, total: 120)
+        let port = try closedLoopbackPort()
+        let exporter = f.workerProcess([])  // for its environment; the arguments are replaced
+        exporter.arguments = ["lag", "--serve", "127.0.0.1:\(port)", "--watch", "1", "--window", "3"]
+        exporter.standardError = FileHandle.nullDevice
+        try exporter.run()
+        defer { if exporter.isRunning { kill(exporter.processIdentifier, SIGKILL) } }
+        var text = ""
+        // Window 3 × 1 s: offsets still with lag are STALL after 3 samples, STOP once no commit came for 3 s.
+        try await f.waitUntil("the exporter says STOP", timeout: .seconds(30)) {
+            guard let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!) else { return false }
+            text = String(decoding: data, as: UTF8.self)
+            return text.contains(#"guardian_consumer_group_status{group="\#(f.group)",topic="\#(f.topic)"} 4.0"#)
+        }
+        let ends = Dictionary(uniqueKeysWithValues: try await f.endOffsets().map { ($0.partition, $0.offset ?? 0) })
+        for p in 0..<Int32(3) {
+            let labels = #"{group="\#(f.group)",topic="\#(f.topic)",partition="\#(p)"}"#
+            let expected = (ends[p] ?? 0) - (committed[p] ?? 0)
+            #expect(text.contains("guardian_consumer_lag_messages\(labels) \(expected).0"), "partition \(p): \(text)")
+            #expect(text.contains("guardian_consumer_partition_status\(labels) 4.0"))
+            #expect(text.contains("guardian_consumer_lag_seconds\(labels)"))
+        }
+        kill(exporter.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(15)
+        while exporter.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!exporter.isRunning && exporter.terminationStatus == 0, "SIGTERM stops the exporter cleanly")
+
+        let watch = try await f.guardian(["lag", "--watch", "1", "--count", "2", "--format", "json"])
+        let lines = watch.stdout.split(separator: "\n")
+        #expect(lines.count == 2, "\(watch.stdout)")
+        #expect(try lines.allSatisfy { (try json(String($0))["total_lag"] as? NSNumber)?.int64Value == 180 })
         try await f.database.drop()
     }
 
