@@ -13,6 +13,7 @@ PACKAGES=(
   postgresql       # local stack: PostgreSQL 15 (initdb, pg_ctl)
   kcat             # Kafka command-line client, for poking at the dev broker
   python3          # free-port lookup in scripts/stack.sh
+  python3-yaml     # the deploy/ manifest test parses YAML
   bc               # arithmetic in scripts/bench.sh
 )
 

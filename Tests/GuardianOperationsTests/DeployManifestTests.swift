@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// deploy/ is what operators apply: every YAML and JSON file there must parse, and every metric name its
+/// alert rules, dashboard and scalers query must be one the code exports.
+@Suite struct DeployManifestTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Metric names registered through swift-metrics in Sources/; timers and recorders are Prometheus
+    /// histograms, so their `_bucket`, `_sum` and `_count` series exist too.
+    static func exportedMetricNames() throws -> Set<String> {
+        var names = Set<String>()
+        let pattern = try Regex(#"(Counter|Gauge|Timer|Recorder|Meter|FloatingPointCounter)\(label: "(guardian_[a-z0-9_]+)""#)
+        let files = FileManager.default.enumerator(at: root.appendingPathComponent("Sources"), includingPropertiesForKeys: nil)!
+        for case let url as URL in files where url.pathExtension == "swift" {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            for m in text.matches(of: pattern) {
+                guard let kind = m.output[1].substring, let name = m.output[2].substring.map(String.init) else { continue }
+                names.insert(name)
+                if kind == "Timer" || kind == "Recorder" { for s in ["_bucket", "_sum", "_count"] { names.insert(name + s) } }
+            }
+        }
+        return names
+    }
+
+    /// Parses a YAML file (all its documents) with Python's yaml module, a JSON file with Foundation.
+    static func documents(_ url: URL) throws -> [Any] {
+        if url.pathExtension == "json" {
+            return [try JSONSerialization.jsonObject(with: try Data(contentsOf: url))]
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import sys, json, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))", url.path]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(url.lastPathComponent) does not parse as YAML: \(errors)")
+        return (try? JSONSerialization.jsonObject(with: data) as? [Any]) ?? []
+    }
+
+    /// Every string under a key named `expr` or `query` (PromQL), anywhere in `value`.
+    static func queries(in value: Any, key: String? = nil) -> [String] {
+        switch value {
+        case let d as [String: Any]: return d.flatMap { queries(in: $0.value, key: $0.key) }
+        case let a as [Any]: return a.flatMap { queries(in: $0, key: key) }
+        case let s as String where key == "expr" || key == "query": return [s]
+        default: return []
+        }
+    }
+
+    static func manifests() -> [URL] {
+        let files = FileManager.default.enumerator(at: root.appendingPathComponent("deploy"), includingPropertiesForKeys: nil)!
+        return files.compactMap { $0 as? URL }.filter { ["yaml", "yml", "json"].contains($0.pathExtension) }.sorted { $0.path < $1.path }
+    }
+
+    @Test func everyManifestParsesAndEveryMetricItQueriesIsExported() throws {
+        let exported = try Self.exportedMetricNames()
+        #expect(exported.contains("guardian_consumer_lag_seconds") && exported.contains("guardian_db_write_seconds_bucket"))
+        let files = Self.manifests()
+        #expect(files.count >= 9, "\(files.map(\.lastPathComponent))")
+        var used: [String: String] = [:]
+        for file in files {
+            let docs = try Self.documents(file)
+            #expect(!docs.isEmpty, "\(file.lastPathComponent) is empty")
+            for q in docs.flatMap({ Self.queries(in: $0) }) {
+                for m in q.matches(of: /guardian_[a-z0-9_]+/) { used[String(m.output)] = file.lastPathComponent }
+            }
+        }
+        #expect(used.count >= 15, "the alert rules and the dashboard query the fleet's metrics: \(used.keys.sorted())")
+        for (name, file) in used.sorted(by: { $0.key < $1.key }) {
+            let isExported = exported.contains(name)
+            #expect(isExported, "\(file) uses \(name), which no code exports")
+        }
+    }
+
+    @Test func theWorkerDeploymentDrainsWithinItsGracePeriodAndIsReadyOnReadyz() throws {
+        let docs = try Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-deployment.yaml"))
+        let spec = try #require(((docs.first as? [String: Any])?["spec"] as? [String: Any])?["template"] as? [String: Any])["spec"] as? [String: Any]
+        let grace = try #require(spec?["terminationGracePeriodSeconds"] as? Int)
+        #expect(grace > 20 + 10, "longer than the in-flight write's 20 s plus leaving the group")
+        let container = try #require((spec?["containers"] as? [[String: Any]])?.first)
+        #expect(((container["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/readyz")
+        let pdb = try Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-pdb.yaml")).first as? [String: Any]
+        #expect(pdb?["kind"] as? String == "PodDisruptionBudget")
+        let scaled = try Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-scaledobject.yaml")).first as? [String: Any]
+        #expect((scaled?["spec"] as? [String: Any])?["maxReplicaCount"] as? Int == 12, "no more workers than the topic's 12 partitions")
+    }
+}
