@@ -29,6 +29,8 @@ struct DemoCommandLine: AsyncParsableCommand {
     var schemasDir: String? = Env.string("GUARDIAN_SCHEMAS_DIR")
     @Option(help: "Folder for worker logs (env GUARDIAN_RUN_DIR, default .run).")
     var logDir: String = Env.string("GUARDIAN_RUN_DIR") ?? ".run"
+    @Flag(help: "Add a worker a third of the way through and stop one at two thirds, showing the partitions moving.")
+    var scaleDemo = false
 
     func validate() throws {
         guard workers >= 1, symbols >= 1, rate >= 1, duration >= 1 else {
@@ -40,12 +42,13 @@ struct DemoCommandLine: AsyncParsableCommand {
         let logger = try log.makeLogger(label: "guardian.demo")
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-        let options = FleetDemo.Options(
+        var options = FleetDemo.Options(
             kafka: try kafka.configuration(), topic: kafka.resolvedTopic,
             group: group ?? "guardian-demo-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))",
             postgres: store.postgres, redis: store.redis, workers: workers, symbols: symbols, rate: rate,
             duration: .seconds(duration), guardianBinary: binary,
             schemas: try SchemaDirectory.locate(explicit: schemasDir), logDirectory: logDir)
+        options.scaleDemo = scaleDemo
         // Ctrl-C stops publishing; the workers (same process group) drain and leave on their own SIGINT.
         let interrupted = Atomic<Bool>(false)
         signal(SIGINT, SIG_IGN)

@@ -2,6 +2,9 @@
 import Glibc
 #endif
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import GuardianEvents
 import GuardianKafka
 import GuardianPostgres
@@ -31,6 +34,9 @@ public struct FleetDemo: Sendable {
         public var schemas: URL
         /// Where worker logs go.
         public var logDirectory: String
+        /// Adds a worker a third of the way through and stops one at two thirds, printing each worker's
+        /// partitions as they move.
+        public var scaleDemo: Bool = false
 
         public init(kafka: KafkaConfiguration, topic: String, group: String, postgres: PostgresConfiguration,
                     redis: RedisConfiguration, workers: Int, symbols: Int, rate: Int, duration: Duration,
@@ -66,8 +72,10 @@ public struct FleetDemo: Sendable {
         print("demo: storage mode \(report.mode.rawValue); \(o.workers) workers, \(o.symbols) symbols, \(o.rate) events/s for \(o.duration)")
         let startNs = WallClock.nowNanoseconds() - 1_000_000
 
-        let workers = try (0..<o.workers).map { try startWorker($0) }
-        defer { stopWorkers(workers) }
+        let fleet = Fleet(try (0..<o.workers).map { try startWorker($0) })
+        defer { stopWorkers(fleet.all) }
+        var scaledUp = false, scaledDown = false
+        var lastAssignment = ""
 
         // The simulated engine publishes at a steady rate in 10 ms ticks.
         let failures = Atomic<Int>(0)
@@ -102,6 +110,25 @@ public struct FleetDemo: Sendable {
                                               persisted: persisted, interval: (now - lastLine).secondsDouble,
                                               publishedDelta: published - lastPublished, persistedDelta: persisted - lastPersisted)
                 print(line)
+                if o.scaleDemo {
+                    let elapsed = now - begin
+                    if !scaledUp && elapsed >= o.duration / 3 {
+                        scaledUp = true
+                        print("demo: scaling up: adding a worker while publishing")
+                        fleet.add(try startWorker(fleet.count))
+                    } else if !scaledDown && elapsed >= o.duration * 2 / 3 {
+                        scaledDown = true
+                        if let first = fleet.running.first {
+                            print("demo: scaling down: stopping worker-\(first.index + 1) (SIGTERM: it drains, commits and leaves)")
+                            kill(first.process.processIdentifier, SIGTERM)
+                        }
+                    }
+                    let assignment = await assignmentLine(fleet)
+                    if assignment != lastAssignment {
+                        print("demo: partitions  \(assignment)")
+                        lastAssignment = assignment
+                    }
+                }
                 lastLine = now
                 lastPublished = published
                 lastPersisted = persisted
@@ -138,10 +165,38 @@ public struct FleetDemo: Sendable {
 
     // MARK: - Workers
 
-    private func startWorker(_ index: Int) throws -> Process {
+    /// The worker processes started so far, with the port of each one's /readyz (0: none).
+    final class Fleet: @unchecked Sendable {
+        struct Member { var index: Int; var process: Process; var port: Int }
+        private let lock = NSLock()
+        private var members: [Member]
+        init(_ members: [Member]) { self.members = members }
+        func add(_ m: Member) { lock.withLock { members.append(m) } }
+        var count: Int { lock.withLock { members.count } }
+        var all: [Process] { lock.withLock { members.map(\.process) } }
+        var running: [Member] { lock.withLock { members.filter { $0.process.isRunning } } }
+    }
+
+    /// `worker-1: 0,3,6  worker-2: 1,4,7 …` from each running worker's /readyz.
+    private func assignmentLine(_ fleet: Fleet) async -> String {
+        var parts: [String] = []
+        for m in fleet.running where m.port > 0 {
+            var owned = "?"
+            if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(m.port)/readyz")!),
+               let body = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let ids = body["partitions"] as? [Int] {
+                owned = ids.isEmpty ? "-" : ids.map(String.init).joined(separator: ",")
+            }
+            parts.append("worker-\(m.index + 1): \(owned)")
+        }
+        return parts.joined(separator: "  ")
+    }
+
+    private func startWorker(_ index: Int) throws -> Fleet.Member {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: options.guardianBinary)
-        p.arguments = ["worker", "--metrics-port", "0", "--group", options.group, "--topic", options.topic]
+        // With --scale-demo each worker serves /readyz (its partitions) on a port of its own.
+        let port = options.scaleDemo ? (ListenAddress.freeLoopbackPort() ?? 0) : 0
+        p.arguments = ["worker", "--metrics-port", String(port), "--group", options.group, "--topic", options.topic]
         var env = ProcessInfo.processInfo.environment
         env["KAFKA_BOOTSTRAP_SERVERS"] = options.kafka.bootstrapServers
         env["TIMESCALEDB_URI"] = options.postgres.uri
@@ -156,7 +211,7 @@ public struct FleetDemo: Sendable {
         p.standardError = log
         try p.run()
         print("demo: started worker-\(index + 1) (pid \(p.processIdentifier), log \(logPath))")
-        return p
+        return Fleet.Member(index: index, process: p, port: port)
     }
 
     /// SIGTERM (the workers drain, commit and leave the group), then SIGKILL after 30 s.

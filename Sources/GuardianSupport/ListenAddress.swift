@@ -33,4 +33,21 @@ public enum ListenAddress {
             throw Unavailable(message: "cannot listen on \(host):\(port) for /metrics and health: \(reason); set \(setting)")
         }
     }
+
+    /// A loopback TCP port nothing listens on right now (the kernel's pick), for child processes that
+    /// each need their own; nil when none can be had.
+    public static func freeLoopbackPort() -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        return bound ? Int(UInt16(bigEndian: addr.sin_port)) : nil
+    }
 }

@@ -258,11 +258,12 @@ public final class Worker: Service, Sendable {
                 }
             }
         }
-        let (paused, owned) = machine.withLock { ($0.paused.count, $0.tracker.owned.count) }
+        let (paused, owned) = machine.withLock { ($0.paused.count, $0.tracker.owned) }
         metrics.pausedPartitions.record(paused)
         healthState.withLock {
             $0.pausedPartitions = paused
-            $0.ownedPartitions = owned
+            $0.ownedPartitions = owned.count
+            $0.partitions = owned.map(\.partition).sorted()
         }
     }
 

@@ -17,6 +17,8 @@ public struct WorkerHealth: Sendable, Equatable, Codable {
     public var redis = Component(up: false, error: "not connected yet")
     public var cacheStale = true
     public var ownedPartitions = 0
+    /// The partition numbers owned, in order.
+    public var partitions: [Int32] = []
     public var pausedPartitions = 0
     public var bufferedBytes = 0
 
@@ -28,6 +30,7 @@ public struct WorkerHealth: Sendable, Equatable, Codable {
         case kafka, database, redis
         case cacheStale = "cache_stale"
         case ownedPartitions = "owned_partitions"
+        case partitions
         case pausedPartitions = "paused_partitions"
         case bufferedBytes = "buffered_bytes"
     }
