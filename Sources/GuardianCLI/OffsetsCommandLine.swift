@@ -35,7 +35,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
         @Flag(help: "To the oldest message each partition holds.") var toEarliest = false
         @Flag(help: "To the end of each partition (skip everything not consumed yet).") var toLatest = false
         @Option(help: "To the first message at or after this time (ISO 8601, e.g. 2026-11-25T14:00:00Z).") var toDatetime: String?
-        @Option(help: "Move by N messages from the committed offset (negative: back).") var shiftBy: Int64?
+        @Option(parsing: .unconditional, help: "Move by N messages from the committed offset (negative: back).") var shiftBy: Int64?
         @Option(help: "Explicit offsets: PARTITION:OFFSET[,PARTITION:OFFSET…].") var toOffset: String?
         @Option(help: "Only these partitions (comma-separated).") var partitions: String?
         @Flag(help: "Show the move; change nothing.") var dryRun = false

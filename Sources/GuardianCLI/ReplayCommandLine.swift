@@ -4,6 +4,7 @@ import GuardianOperations
 import GuardianPostgres
 import GuardianSupport
 import Logging
+import Synchronization
 
 /// `guardian replay`: re-consumes a time range into the stores, with its own group, through the
 /// worker's write path. Rows already stored are skipped; Redis never moves back.
@@ -43,7 +44,9 @@ struct ReplayCommandLine: AsyncParsableCommand {
         let plan = try await replayer.plan(request)
         let ranges = plan.ranges.filter { $0.count > 0 }.map { "\($0.partition):\($0.start)-\($0.stop)" }.joined(separator: " ")
         eprint("replay: \(request.topic) from \(TimeArgument.iso(plan.fromMs)) to \(plan.toMs == Int64.max ? "the end" : TimeArgument.iso(plan.toMs)) (margin \(marginSeconds) s included); offsets by \(plan.method.rawValue): \(plan.totalMessages) messages [\(ranges)]; group \(group)")
+        let lastDone = Mutex<Int64>(-1)
         let result = try await replayer.run(request, plan: plan) { p in
+            guard lastDone.withLock({ let same = $0 == p.messagesDone; $0 = p.messagesDone; return !same }) else { return }
             let eta = p.etaSeconds.map { String(format: "ETA %.0f s", $0) } ?? "ETA ?"
             eprint(String(format: "replay: %.0f%%  %lld/%lld messages  %.0f msg/s  ", p.fraction * 100, p.messagesDone, p.messagesTotal, p.rate)
                    + "\(eta)  (\(p.eventsRead) events, \(p.rowsWritten) rows written)")

@@ -87,6 +87,7 @@ public final class Replayer: Sendable {
         var position = starts
         var finished = Set<Int32>()
         var lastProgress = Monotonic.nanoseconds()
+        var firstRead: UInt64?  // the rate counts from the first message, not from joining the group
         let deadline = ContinuousClock.now + joinTimeout
         let symbols = request.symbols
         do {
@@ -97,6 +98,7 @@ public final class Replayer: Sendable {
                 if batch.messages.isEmpty, position == starts, ContinuousClock.now > deadline {
                     throw OperationError(.timeout, "the replay group '\(request.group)' got no messages within \(joinTimeout) of joining (another member may hold its partitions: use a new --group)")
                 }
+                if firstRead == nil && !batch.messages.isEmpty { firstRead = Monotonic.nanoseconds() }
                 var wanted: [KafkaMessage] = []
                 var reached: [TopicPartition] = []
                 for m in batch.messages where m.topic == topic {
@@ -131,9 +133,9 @@ public final class Replayer: Sendable {
                 let commits = position.filter { $0.value > (starts[$0.key] ?? 0) }
                     .map { TopicPartitionOffset(topic: topic, partition: $0.key, offset: $0.value) }
                 if !batch.messages.isEmpty { try? await consumer.commit(commits) }
-                if Monotonic.seconds(since: lastProgress) >= 1 {
+                if let firstRead, Monotonic.seconds(since: lastProgress) >= 1 {
                     lastProgress = Monotonic.nanoseconds()
-                    progress(snapshot(position: position, starts: starts, total: plan.totalMessages, result: result, started: started))
+                    progress(snapshot(position: position, starts: starts, total: plan.totalMessages, result: result, started: firstRead))
                 }
             }
             try await consumer.close()
@@ -141,7 +143,7 @@ public final class Replayer: Sendable {
             try? await consumer.close()
             throw error
         }
-        progress(snapshot(position: position, starts: starts, total: plan.totalMessages, result: result, started: started))
+        progress(snapshot(position: position, starts: starts, total: plan.totalMessages, result: result, started: firstRead ?? started))
         result.seconds = Monotonic.seconds(since: started)
         return result
     }
