@@ -112,7 +112,7 @@ import Testing
             let labels = #"{group="\#(f.group)",topic="\#(f.topic)",partition="\#(p)"}"#
             let expected = (ends[p] ?? 0) - (committed[p] ?? 0)
             #expect(text.contains("guardian_consumer_lag_messages\(labels) \(expected).0"), "partition \(p): \(text)")
-            #expect(text.contains("guardian_consumer_partition_status\(labels) 4.0"))
+            #expect(text.contains("guardian_consumer_partition_status\(labels) \(expected > 0 ? "4.0" : "0.0")"), "STOP where there is lag, OK where not")
             #expect(text.contains("guardian_consumer_lag_seconds\(labels)"))
         }
         kill(exporter.processIdentifier, SIGTERM)
