@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 import orjson
 import psycopg
+import os
 import redis
 from confluent_kafka import Consumer, TopicPartition
 
@@ -64,7 +65,7 @@ def main():
     db = psycopg.connect(args.dsn)
     db.execute("CREATE TEMP TABLE staging (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
     db.commit()
-    r = redis.Redis(host=args.redis_host, port=args.redis_port)
+    r = redis.Redis(host=args.redis_host, port=args.redis_port, password=os.environ.get("REDIS_PASSWORD") or None)
     state = r.register_script(STATE_SCRIPT)
     cols = ", ".join(COLUMNS)
     done = 0

@@ -34,11 +34,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 now() { date +%s.%N; }
 since() { printf %.1f "$(echo "$(now) - $1" | bc)"; }
 sql() { psql -X -qtA "$URI" -c "$1" 2>/dev/null; }
-rcli() { redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
+rcli() { REDISCLI_AUTH="${REDIS_PASSWORD:-}" redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
 
 redis_kill() { kill -9 "$(cat "$RUN_DIR/redis.pid")" 2>/dev/null; }
 redis_start() {
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$RUN_DIR/redis.pid" \
+  redis-server "$RUN_DIR/redis.conf" --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$RUN_DIR/redis.pid" \
     --logfile "$RUN_DIR/redis.log" --dir "$RUN_DIR" --save "" --appendonly no --protected-mode yes >/dev/null
   for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && return; sleep 0.1; done
 }

@@ -14,6 +14,7 @@ PACKAGES=(
   kcat             # Kafka command-line client, for poking at the dev broker
   python3          # free-port lookup in scripts/stack.sh
   python3-yaml     # the deploy/ manifest test parses YAML
+  openssl          # local stack: the CA and certificate of PostgreSQL's TLS
   bc               # arithmetic in scripts/bench.sh
 )
 

@@ -57,12 +57,19 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   done
 }
 
+# Secrets of this stack: random per `up`, kept in $RUN_DIR (git-ignored, mode 600), never in argv
+# (redis-server reads its password from a config file; psql from PGPASSWORD).
+new_secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
 start_redis() {
   local port; port=$(free_port)
-  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
+  REDIS_PASSWORD=$(new_secret)
+  ( umask 077; printf 'requirepass %s\n' "$REDIS_PASSWORD" > "$RUN_DIR/redis.conf" )
+  redis-server "$RUN_DIR/redis.conf" --bind 127.0.0.1 --port "$port" --daemonize yes \
     --pidfile "$RUN_DIR/redis.pid" --logfile "$RUN_DIR/redis.log" --dir "$RUN_DIR" \
     --save "" --appendonly no --protected-mode yes >/dev/null
-  wait_for 15 redis redis-cli -h 127.0.0.1 -p "$port" ping || die "redis-server did not answer on port $port (see $RUN_DIR/redis.log)"
+  wait_for 15 redis env REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p "$port" ping \
+    || die "redis-server did not answer on port $port (see $RUN_DIR/redis.log)"
   REDIS_PORT=$port
   log "redis-server on 127.0.0.1:$port (pid $(pidfile_pid "$RUN_DIR/redis.pid"))"
 }
@@ -89,8 +96,16 @@ start_postgres() {
   # Left over from an interrupted run: the data is throwaway.
   [ -z "$(ls -A "$pgdata" 2>/dev/null)" ] || { log "removing a stale $pgdata"; rm -rf "$pgdata"; mkdir -p "$pgdata"; [ "$(id -u)" -ne 0 ] || chown postgres: "$pgdata"; }
   echo "$pgdata" > "$RUN_DIR/pgdata.path"
-  as_pg "$bindir/initdb" -D "$pgdata" -U guardian --auth=trust -E UTF8 --no-locale >"$RUN_DIR/initdb.log" 2>&1 \
-    || die "initdb failed (see $RUN_DIR/initdb.log)"
+  # Password authentication (scram-sha-256) over TCP, as production runs it; the socket (local admin
+  # only, in pgdata) stays trust.
+  PG_PASSWORD=$(new_secret)
+  local pwfile="$RUN_DIR/pg.pwfile"
+  ( umask 077; printf '%s\n' "$PG_PASSWORD" > "$pwfile" )
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$pwfile"
+  as_pg "$bindir/initdb" -D "$pgdata" -U guardian --auth-local=trust --auth-host=scram-sha-256 --pwfile="$pwfile" \
+    -E UTF8 --no-locale >"$RUN_DIR/initdb.log" 2>&1 || die "initdb failed (see $RUN_DIR/initdb.log)"
+  rm -f "$pwfile"
+  make_tls "$pgdata"
 
   mode=postgresql
   local ext="/usr/share/postgresql/$ver/extension/timescaledb.control"
@@ -100,6 +115,10 @@ start_postgres() {
     echo "unix_socket_directories = '$pgdata'"
     echo "max_connections = 200"
     echo "shared_buffers = 256MB"
+    # TLS with a CA made for this stack ($RUN_DIR/tls/ca.crt): clients may ask for sslmode=verify-full.
+    echo "ssl = on"
+    echo "ssl_cert_file = 'server.crt'"
+    echo "ssl_key_file = 'server.key'"
     if [ -f "$ext" ]; then
       echo "shared_preload_libraries = 'timescaledb'"
       echo "timescaledb.telemetry_level = off"
@@ -119,14 +138,32 @@ start_postgres() {
     fi
   fi
   cp "$pgdata/postmaster.pid" "$RUN_DIR/postgres.pid" 2>/dev/null || true
-  psql -X -q -h 127.0.0.1 -p "$port" -U guardian -d postgres -c "CREATE DATABASE guardian" >/dev/null
+  PGPASSWORD="$PG_PASSWORD" psql -X -q -h 127.0.0.1 -p "$port" -U guardian -d postgres -c "CREATE DATABASE guardian" >/dev/null
   if [ -f "$ext" ]; then
-    psql -X -q -h 127.0.0.1 -p "$port" -U guardian -d guardian -c "CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null \
+    PGPASSWORD="$PG_PASSWORD" psql -X -q -h 127.0.0.1 -p "$port" -U guardian -d guardian -c "CREATE EXTENSION IF NOT EXISTS timescaledb" >/dev/null \
       && mode=timescaledb || log "warning: the timescaledb extension is installed but could not be created; plain PostgreSQL mode"
   fi
   PG_PORT=$port
   STORAGE_MODE=$mode
   log "PostgreSQL $ver on 127.0.0.1:$port, mode: $mode$( [ "$mode" = postgresql ] && echo ' (TimescaleDB not installed: plain range partitioning)')"
+}
+
+# A CA and a server certificate for 127.0.0.1 / localhost, signed by it: the server's files go into
+# pgdata (owned by postgres, key mode 600), the CA into $RUN_DIR/tls for clients.
+make_tls() {
+  local pgdata=$1 dir="$RUN_DIR/tls"
+  command -v openssl >/dev/null || die "openssl is missing (run: make deps)"
+  rm -rf "$dir"; mkdir -p "$dir"
+  ( cd "$dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=guardian-stack-ca" -keyout ca.key -out ca.crt
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
+  ) >"$RUN_DIR/tls.log" 2>&1 || die "could not make the stack's TLS certificates (see $RUN_DIR/tls.log)"
+  cp "$dir/server.crt" "$dir/server.key" "$pgdata/"
+  chmod 600 "$pgdata/server.key"
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$pgdata/server.crt" "$pgdata/server.key"
+  rm -f "$dir/ca.key" "$dir/server.key" "$dir/server.csr"
 }
 
 start_dev_broker() {
@@ -165,9 +202,12 @@ KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP
 GUARDIAN_DEV_BROKER_CONTROL=$KAFKA_CONTROL
 REDIS_HOST=127.0.0.1
 REDIS_PORT=$REDIS_PORT
-TIMESCALEDB_URI=postgresql://guardian@127.0.0.1:$PG_PORT/guardian
+REDIS_PASSWORD=$REDIS_PASSWORD
+TIMESCALEDB_URI=postgresql://guardian:$PG_PASSWORD@127.0.0.1:$PG_PORT/guardian
 GUARDIAN_STORAGE_MODE=$STORAGE_MODE
+GUARDIAN_STACK_CA=$RUN_DIR/tls/ca.crt
 ENV
+  chmod 600 "$ENV_FILE"
   log "up; environment in $ENV_FILE"
 }
 

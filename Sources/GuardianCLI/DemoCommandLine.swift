@@ -45,7 +45,7 @@ struct DemoCommandLine: AsyncParsableCommand {
         var options = FleetDemo.Options(
             kafka: try kafka.configuration(), topic: kafka.resolvedTopic,
             group: group ?? "guardian-demo-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))",
-            postgres: store.postgres, redis: store.redis, workers: workers, symbols: symbols, rate: rate,
+            postgres: store.postgres, redis: try store.redis, workers: workers, symbols: symbols, rate: rate,
             duration: .seconds(duration), guardianBinary: binary,
             schemas: try SchemaDirectory.locate(explicit: schemasDir), logDirectory: logDir)
         options.scaleDemo = scaleDemo

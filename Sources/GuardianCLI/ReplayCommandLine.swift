@@ -40,7 +40,7 @@ struct ReplayCommandLine: AsyncParsableCommand {
             topic: kafka.resolvedTopic,
             symbols: symbols.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) },
             group: group, margin: .seconds(marginSeconds))
-        let replayer = try Replayer(kafka: try kafka.configuration(), postgres: store.postgres, redis: noCache ? nil : store.redis, logger: logger)
+        let replayer = try Replayer(kafka: try kafka.configuration(), postgres: store.postgres, redis: noCache ? nil : try store.redis, logger: logger)
         let plan = try await replayer.plan(request)
         let ranges = plan.ranges.filter { $0.count > 0 }.map { "\($0.partition):\($0.start)-\($0.stop)" }.joined(separator: " ")
         eprint("replay: \(request.topic) from \(TimeArgument.iso(plan.fromMs)) to \(plan.toMs == Int64.max ? "the end" : TimeArgument.iso(plan.toMs)) (margin \(marginSeconds) s included); offsets by \(plan.method.rawValue): \(plan.totalMessages) messages [\(ranges)]; group \(group)")
@@ -87,11 +87,11 @@ struct CacheCommandLine: AsyncParsableCommand {
         func run() async throws {
             let list = symbols.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             let started = Date()
-            let r = try await CacheRebuilder(postgres: store.postgres, redis: store.redis).rebuild(symbols: list)
+            let r = try await CacheRebuilder(postgres: store.postgres, redis: try store.redis).rebuild(symbols: list)
             let db = try await PostgresConnection.connect(store.postgres)
             try await OperationsAudit(connection: db).record(
                 operation: "cache_rebuild", arguments: CommandLine.arguments.dropFirst().joined(separator: " "), outcome: "completed",
-                details: ["symbols": r.symbols, "updated": r.updated, "already_current": r.current, "redis": store.redis.address])
+                details: ["symbols": r.symbols, "updated": r.updated, "already_current": r.current, "redis": try store.redis.address])
             print(String(format: "cache rebuild: %d symbols read from the database, %d written to Redis, %d already current (%.1f s)",
                          r.symbols, r.updated, r.current, Date().timeIntervalSince(started)))
         }

@@ -34,6 +34,15 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "Redis port (env REDIS_PORT, default 6379).")
     var redisPort: Int?
 
+    @Option(help: "Redis ACL user (env REDIS_USERNAME; default: the legacy requirepass user).")
+    var redisUsername: String?
+
+    @Option(help: "A file holding the Redis password (env REDIS_PASSWORD_FILE). Prefer it, or env REDIS_PASSWORD, to a flag: flags show in ps.")
+    var redisPasswordFile: String?
+
+    @Option(help: "Redis logical database (env REDIS_DB, default 0).")
+    var redisDb: Int?
+
     @Option(help: "Chunk (or partition) interval in seconds (env GUARDIAN_CHUNK_INTERVAL_SECONDS, default 3600).")
     var chunkIntervalSeconds: Int?
 
@@ -44,7 +53,23 @@ struct StoreOptions: ParsableArguments {
     var compressAfterHours: Int?
 
     var postgres: PostgresConfiguration { PostgresConfiguration(uri: timescaledbURI) }
-    var redis: RedisConfiguration { RedisConfiguration(host: redisHost, port: redisPort) }
+    /// Redis settings; the password comes from `REDIS_PASSWORD`, or the file named by
+    /// `--redis-password-file` / `REDIS_PASSWORD_FILE` (a Kubernetes Secret mounted as a file).
+    var redis: RedisConfiguration {
+        get throws {
+            var password = Env.string("REDIS_PASSWORD")
+            if let path = redisPasswordFile ?? Env.string("REDIS_PASSWORD_FILE") {
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw ValidationError("cannot read the Redis password file \(path) (--redis-password-file / REDIS_PASSWORD_FILE)")
+                }
+                password = text.trimmingCharacters(in: .newlines)
+            }
+            let db = redisDb ?? Env.int("REDIS_DB") ?? 0
+            guard db >= 0 else { throw ValidationError("REDIS_DB must be 0 or more, not \(db)") }
+            return RedisConfiguration(host: redisHost, port: redisPort, username: redisUsername ?? Env.string("REDIS_USERNAME"),
+                                      password: password, database: db)
+        }
+    }
 
     func storage() throws -> StorageSettings {
         let s = StorageSettings(

@@ -34,7 +34,7 @@ struct SmokeCommandLine: AsyncParsableCommand {
 
     func run() async throws {
         let round = SmokeRoundTrip(
-            kafka: try kafka.configuration(), postgres: store.postgres, redis: store.redis,
+            kafka: try kafka.configuration(), postgres: store.postgres, redis: try store.redis,
             topic: kafka.resolvedTopic, count: count, symbols: symbols, timeout: .seconds(timeout))
         let ok = try await round.run()
         if !ok { throw ExitCode.failure }

@@ -62,7 +62,7 @@ struct WorkerCommandLine: AsyncParsableCommand {
         }
         let configuration = WorkerConfiguration(
             kafka: kafkaConfiguration, topic: kafka.topic, group: group,
-            postgres: store.postgres, redis: store.redis,
+            postgres: store.postgres, redis: try store.redis,
             batch: BatchPolicy(
                 maxEvents: batchMaxEvents ?? defaults.batch.maxEvents,
                 maxAge: batchMaxAgeMs.map { .milliseconds($0) } ?? defaults.batch.maxAge),

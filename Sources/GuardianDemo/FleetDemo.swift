@@ -202,6 +202,9 @@ public struct FleetDemo: Sendable {
         env["TIMESCALEDB_URI"] = options.postgres.uri
         env["REDIS_HOST"] = options.redis.host
         env["REDIS_PORT"] = String(options.redis.port)
+        env["REDIS_DB"] = String(options.redis.database)
+        if let u = options.redis.username { env["REDIS_USERNAME"] = u }
+        if let p = options.redis.password { env["REDIS_PASSWORD"] = p }  // the environment, never argv
         env["GUARDIAN_WORKER_ID"] = "worker-\(index + 1)"
         p.environment = env
         let logPath = "\(options.logDirectory)/worker-\(index + 1).log"

@@ -10,14 +10,29 @@ public struct RedisConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Time allowed for one command (or one pipeline) to be answered. Default 2 s.
     public var commandTimeout: Duration
+    /// An ACL user (Redis 6+); nil with a password authenticates as `default` (legacy `requirepass`).
+    public var username: String?
+    /// Sent with AUTH on every connect and reconnect, before the connection is used. Never logged.
+    public var password: String?
+    /// The logical database, selected on every connect. Default 0.
+    public var database: Int
 
-    public init(host: String? = nil, port: Int? = nil, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(2)) {
+    public init(
+        host: String? = nil, port: Int? = nil, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(2),
+        username: String? = nil, password: String? = nil, database: Int = 0
+    ) {
         self.host = host ?? Env.string("REDIS_HOST") ?? "127.0.0.1"
         self.port = port ?? Env.int("REDIS_PORT") ?? 6379
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+        self.username = username
+        self.password = password
+        self.database = database
     }
 
     /// `host:port`, for messages.
     public var address: String { "\(host):\(port)" }
+
+    /// `user 'name' at host:port` (or `host:port`), for messages: never the password.
+    var who: String { username.map { "user '\($0)' at \(address)" } ?? address }
 }

@@ -52,11 +52,36 @@ public final class RedisConnection: Sendable {
                     throw RedisError(.connect, "cannot set the command timeout: \(handle.errorText ?? "unknown error")")
                 }
                 _ = redisEnableKeepAlive(ctx)
+                try authenticate(handle, configuration)
                 return RedisConnection(handle: handle, thread: thread, configuration: configuration)
             }
         } catch {
             thread.shutdown()
             throw error
+        }
+    }
+
+    /// AUTH (when a password is set) and SELECT (when the database is not 0), or a PING that finds out
+    /// whether the server wants credentials: a connection is never handed out unauthenticated. The
+    /// messages name the user, the address and the settings, never the password.
+    private static func authenticate(_ handle: Handle, _ c: RedisConfiguration) throws(RedisError) {
+        var commands: [[[UInt8]]] = []
+        if let password = c.password {
+            commands.append((["AUTH"] + (c.username.map { [$0] } ?? []) + [password]).map { Array($0.utf8) })
+        } else {
+            commands.append([Array("PING".utf8)])
+        }
+        if c.database != 0 { commands.append(["SELECT", String(c.database)].map { Array($0.utf8) }) }
+        let replies = try pipelineSync(handle, commands, address: c.address)
+        if case .error(let text) = replies[0] {
+            if c.password == nil {
+                throw RedisError(.auth, "Redis at \(c.address) wants a password (\(text)): set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user), or --redis-password-file")
+            }
+            let reason = text.split(separator: " ").first.map(String.init) ?? text
+            throw RedisError(.auth, "Redis refused the credentials of \(c.username.map { "user '\($0)'" } ?? "the default user") at \(c.address) (\(reason)): check REDIS_USERNAME and REDIS_PASSWORD")
+        }
+        if c.database != 0, case .error(let text) = replies[1] {
+            throw RedisError(.auth, "Redis at \(c.address) refused SELECT \(c.database) (\(text)): check REDIS_DB")
         }
     }
 

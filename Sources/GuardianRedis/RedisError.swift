@@ -12,6 +12,9 @@ public struct RedisError: GuardianError, Equatable {
         /// The reply was not what the caller expected.
         case unexpectedReply = "unexpected_reply"
         case closed
+        /// The server refused the credentials, or wants some and none were configured: a configuration
+        /// error (retrying with the same settings cannot help).
+        case auth
     }
 
     public let kind: Kind
@@ -25,5 +28,5 @@ public struct RedisError: GuardianError, Equatable {
     public var code: String { "redis.\(kind.rawValue)" }
 
     /// True when the connection is unusable and must be reopened.
-    public var isConnectionFailure: Bool { kind == .connect || kind == .io || kind == .closed }
+    public var isConnectionFailure: Bool { kind == .connect || kind == .io || kind == .closed || kind == .auth }
 }

@@ -30,11 +30,11 @@ final class CacheLink: Sendable {
     private let logger: Logger
     private let retryInterval: Duration
     private let latestRows: LatestRows
-    private let onChange: @Sendable (_ connected: Bool, _ stale: Bool) -> Void
+    private let onChange: @Sendable (_ connected: Bool, _ stale: Bool, _ error: String?) -> Void
 
     init(
         configuration: RedisConfiguration, logger: Logger, retryInterval: Duration = .seconds(1),
-        latestRows: @escaping LatestRows, onChange: @escaping @Sendable (_ connected: Bool, _ stale: Bool) -> Void = { _, _ in }
+        latestRows: @escaping LatestRows, onChange: @escaping @Sendable (_ connected: Bool, _ stale: Bool, _ error: String?) -> Void = { _, _, _ in }
     ) {
         self.configuration = configuration
         self.logger = logger
@@ -92,15 +92,16 @@ final class CacheLink: Sendable {
             s.reconnecting = true
             return true
         }
-        onChange(false, true)
+        onChange(false, true, "\(error)")
         logger.error("Redis state update failed; the cache is stale until Redis answers again and is re-synced (persistence continues)",
                      metadata: ["error": "\(error)"])
         if start { startReconnecting() }
     }
 
     private func startReconnecting() {
-        onChange(false, isStale)
+        onChange(false, isStale, "not connected yet")
         Task.detached { [self] in
+            var lastAuthError: String?
             while !Task.isCancelled {
                 do {
                     let connection = try await RedisConnection.connect(configuration)
@@ -108,10 +109,21 @@ final class CacheLink: Sendable {
                     let synced = try await resync(cache)
                     logger.notice("connected to Redis; state cache in sync", metadata: [
                         "redis": "\(configuration.address)", "resynced_symbols": "\(synced)"])
-                    onChange(true, false)
+                    onChange(true, false, nil)
                     return
                 } catch {
-                    logger.debug("Redis not usable yet", metadata: ["error": "\(error)"])
+                    // Refused credentials are a configuration error: said once at error level (retrying
+                    // goes on, in case the credentials are being rotated); other failures are routine.
+                    if let e = error as? RedisError, e.kind == .auth {
+                        if lastAuthError != e.message {
+                            logger.error("Redis refused to authenticate; the cache is not written until this is fixed (persistence continues)",
+                                         metadata: ["error": "\(e)"])
+                            lastAuthError = e.message
+                        }
+                    } else {
+                        logger.debug("Redis not usable yet", metadata: ["error": "\(error)"])
+                    }
+                    onChange(false, isStale, "\(error)")
                     try? await Task.sleep(for: retryInterval)
                 }
             }

@@ -110,8 +110,8 @@ public final class Worker: Service, Sendable {
         let cache = CacheLink(
             configuration: c.redis, logger: logger,
             latestRows: { [postgres = c.postgres] in try await LatestState.read(try await PostgresConnection.connect(postgres)) },
-            onChange: { [self] connected, stale in
-                setComponent(\.redis, "redis", up: connected, error: connected ? nil : "unreachable or re-syncing")
+            onChange: { [self] connected, stale, error in
+                setComponent(\.redis, "redis", up: connected, error: connected ? nil : (error ?? "unreachable or re-syncing"))
                 healthState.withLock { $0.cacheStale = stale }
                 metrics.cacheStale.record(stale ? 1 : 0)
             })

@@ -8,7 +8,8 @@ import Testing
     let configuration: RedisConfiguration
 
     init() throws {
-        configuration = RedisConfiguration(host: try StackEnvironment.shared.redisHost, port: try StackEnvironment.shared.redisPort)
+        configuration = RedisConfiguration(host: try StackEnvironment.shared.redisHost, port: try StackEnvironment.shared.redisPort,
+                                           password: try StackEnvironment.shared.redisPassword)
     }
 
     @Test func pipelinedBatchRoundTrip() async throws {
@@ -68,14 +69,60 @@ import Testing
 
     @Test func silentServerTimesOutWithinTheCommandTimeout() async throws {
         let silent = try SilentServer()
-        let redis = try await RedisConnection.connect(
-            RedisConfiguration(host: "127.0.0.1", port: silent.port, commandTimeout: .milliseconds(500)))
+        // Connecting checks the server answers (AUTH, or PING without a password): a silent one fails
+        // there, within the command timeout.
         let start = ContinuousClock.now
-        let error = await #expect(throws: RedisError.self) { try await redis.command(["PING"]) }
+        let error = await #expect(throws: RedisError.self) {
+            _ = try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: silent.port, commandTimeout: .milliseconds(500)))
+        }
         #expect(error?.isConnectionFailure == true)
         #expect(ContinuousClock.now - start < .seconds(5))
-        // The connection is dead afterwards and says so.
-        let again = await #expect(throws: RedisError.self) { try await redis.command(["PING"]) }
-        #expect(again?.kind == .closed)
+    }
+
+    /// The stack's Redis wants a password (requirepass): without one, or with a wrong one, connecting
+    /// fails at once with a message that names the address and the settings, never the password.
+    @Test func credentialsAreCheckedWhenConnectingAndNeverEchoed() async throws {
+        let env = StackEnvironment.shared
+        let host = try env.redisHost, port = try env.redisPort
+        let none = await #expect(throws: RedisError.self) { _ = try await RedisConnection.connect(RedisConfiguration(host: host, port: port)) }
+        #expect(none?.kind == .auth && none?.message.contains("REDIS_PASSWORD") == true && none?.message.contains("\(host):\(port)") == true, "\(String(describing: none))")
+        let secret = "wrong-\(UInt32.random(in: 0...UInt32.max))"
+        let wrong = await #expect(throws: RedisError.self) {
+            _ = try await RedisConnection.connect(RedisConfiguration(host: host, port: port, password: secret))
+        }
+        #expect(wrong?.kind == .auth && wrong?.message.contains("WRONGPASS") == true, "\(String(describing: wrong))")
+        #expect(wrong.map { !"\($0)".contains(secret) } == true, "the password is never in the message")
+        // REDIS_DB selects the database on every connect.
+        let redis = try await RedisConnection.connect(configuration)
+        let db3 = try await RedisConnection.connect(RedisConfiguration(host: host, port: port, password: try env.redisPassword, database: 3))
+        let key = uniqueName("guardian:test:db")
+        try await db3.command(["SET", key, "x"])
+        #expect(try await redis.command(["EXISTS", key]).integer == 0, "not in database 0")
+        #expect(try await db3.command(["EXISTS", key]).integer == 1)
+        try await db3.command(["DEL", key])
+    }
+
+    /// An ACL user allowed only the commands a worker uses, on `guardian:*` keys, is enough for the
+    /// state cache; anything else is refused.
+    @Test func anACLUserLimitedToTheWorkersCommandsRunsTheStateCache() async throws {
+        let env = StackEnvironment.shared
+        let redis = try await RedisConnection.connect(configuration)
+        let user = uniqueName("gw"), password = uniqueName("pw")
+        try await redis.command(["ACL", "SETUSER", user, "reset", "on", ">\(password)", "~guardian:*",
+                                 "+ping", "+select", "+evalsha", "+script|load", "+sadd", "+scard", "+hget", "+hset", "+hdel"])
+        let limited = try await RedisConnection.connect(
+            RedisConfiguration(host: try env.redisHost, port: try env.redisPort, username: user, password: password))
+        let script = RedisScript("redis.call('HSET', KEYS[1], 'seq', ARGV[1]); return redis.call('HGET', KEYS[1], 'seq')")
+        let key = "guardian:state:\(uniqueName("ACL"))"
+        #expect(try await limited.evalScript(script, keys: [key], arguments: ["7"]).string == "7")
+        try await limited.command(["SADD", "guardian:symbols:acl-test", "X"])
+        await #expect(throws: RedisError.self) { try await limited.command(["FLUSHALL"]) }
+        await #expect(throws: RedisError.self) { try await limited.command(["HSET", "other:key", "a", "1"]) }
+        try await redis.command(["DEL", key, "guardian:symbols:acl-test"])
+        let wrong = await #expect(throws: RedisError.self) {
+            _ = try await RedisConnection.connect(RedisConfiguration(host: try env.redisHost, port: try env.redisPort, username: user, password: "nope"))
+        }
+        #expect(wrong?.message.contains("user '\(user)'") == true, "names the user: \(String(describing: wrong))")
+        try await redis.command(["ACL", "DELUSER", user])
     }
 }

@@ -55,7 +55,7 @@ func sampleEvents(count: Int, symbols: Int, seqBase: Int64 = 0) -> [StoredEvent]
 @Suite struct StateCacheTests {
     @Test func keepsTheNewestEventPerSymbolAndNeverMovesBack() async throws {
         let env = StackEnvironment.shared
-        let redis = try await RedisConnection.connect(RedisConfiguration(host: try env.redisHost, port: try env.redisPort))
+        let redis = try await RedisConnection.connect(RedisConfiguration(host: try env.redisHost, port: try env.redisPort, password: try env.redisPassword))
         let cache = StateCache(connection: redis)
         let symbol = uniqueName("S")
         let base = GuardianEvent(eventID: .random(), symbol: symbol, seq: 5, ts: 1_000, kind: .position,

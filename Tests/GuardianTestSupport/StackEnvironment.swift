@@ -39,6 +39,10 @@ public struct StackEnvironment: Sendable {
     public var devBrokerControl: String { get throws { try require("GUARDIAN_DEV_BROKER_CONTROL") } }
     public var postgresURI: String { get throws { try require("TIMESCALEDB_URI") } }
     public var redisHost: String { get throws { try require("REDIS_HOST") } }
+    /// The stack's Redis password (`requirepass`): every test connection authenticates.
+    public var redisPassword: String { get throws { try require("REDIS_PASSWORD") } }
+    /// The CA that signed the stack PostgreSQL's TLS certificate (for sslmode=verify-full).
+    public var stackCA: String { get throws { try require("GUARDIAN_STACK_CA") } }
     /// `timescaledb` or `postgresql`, as `scripts/stack.sh` found it.
     public var storageMode: String? { values["GUARDIAN_STORAGE_MODE"] }
     public var isTimescaleDB: Bool { storageMode == "timescaledb" }

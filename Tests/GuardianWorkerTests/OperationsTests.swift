@@ -234,7 +234,7 @@ import Testing
         try await connection.command(["FLUSHALL"])
         #expect(try await fixture.redisState(symbols: 9).values.allSatisfy(\.isEmpty))
 
-        let r = try await f.guardian(["cache", "rebuild"], environment: ["REDIS_PORT": String(redis.port)])
+        let r = try await f.guardian(["cache", "rebuild"], environment: ["REDIS_PORT": String(redis.port), "REDIS_PASSWORD": ""])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("9 symbols read from the database, 9 written to Redis, 0 already current"), "\(r.stdout)")
         let rebuilt = try await fixture.redisState(symbols: 9)
@@ -246,7 +246,7 @@ import Testing
         }
         let members = try await connection.command(["SMEMBERS", StateCache.symbolsKey]).array?.compactMap(\.string) ?? []
         #expect(Set(members) == Set((0..<9).map { f.symbol($0) }))
-        let again = try await f.guardian(["cache", "rebuild", "--symbols", f.symbol(0)], environment: ["REDIS_PORT": String(redis.port)])
+        let again = try await f.guardian(["cache", "rebuild", "--symbols", f.symbol(0)], environment: ["REDIS_PORT": String(redis.port), "REDIS_PASSWORD": ""])
         #expect(again.stdout.contains("1 symbols read from the database, 0 written to Redis, 1 already current"), "\(again.stdout)")
         try await f.database.drop()
     }

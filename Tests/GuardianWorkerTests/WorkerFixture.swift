@@ -38,7 +38,7 @@ struct WorkerFixture {
             // A short session timeout: the dev broker holds a group's rebalance for the session timeout of
             // members that left or died, and the tests start and stop members in the same group.
             kafka: KafkaConfiguration(bootstrapServers: try env.kafkaBootstrapServers, properties: sessionProperties),
-            redis: RedisConfiguration(host: try env.redisHost, port: try env.redisPort),
+            redis: RedisConfiguration(host: try env.redisHost, port: try env.redisPort, password: try env.redisPassword),
             symbolPrefix: String(UInt32.random(in: 0...UInt32.max), radix: 36).uppercased())
     }
 
@@ -128,6 +128,7 @@ struct WorkerFixture {
         env["TIMESCALEDB_URI"] = database.uri
         env["REDIS_HOST"] = redis.host
         env["REDIS_PORT"] = String(redis.port)
+        env["REDIS_PASSWORD"] = redis.password
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
         return process
@@ -142,6 +143,7 @@ struct WorkerFixture {
         env["TIMESCALEDB_URI"] = database.uri
         env["REDIS_HOST"] = redis.host
         env["REDIS_PORT"] = String(redis.port)
+        env["REDIS_PASSWORD"] = redis.password
         return env
     }
 

@@ -79,4 +79,52 @@ import Testing
         #expect(try await f.caughtUp(), "everything durable is committed")
         try await f.cleanUp(symbols: 9)
     }
+
+    /// Issue 10, what was seen: against a Redis with a password the worker logged "connected", then
+    /// failed every update with NOAUTH in a loop. Now a refused password is a clear configuration error
+    /// naming the address and the setting; the worker keeps persisting (Redis is best-effort) and
+    /// /readyz shows it. At debug level, no secret it was given appears in its log.
+    @Test func aRefusedRedisPasswordIsSaidClearlyPersistenceGoesOnAndNoSecretIsLogged() async throws {
+        let f = try await WorkerFixture.make(partitions: 2)
+        let port = try closedLoopbackPort()
+        let redisSecret = "redis-\(UInt64.random(in: 0...UInt64.max))"
+        let saslSecret = "sasl-\(UInt64.random(in: 0...UInt64.max))"
+        let pgPassword = try #require(URLComponents(string: f.database.uri)?.password)
+        let p = f.workerProcess(["--metrics-port", String(port), "--log-level", "debug", "--kafka", "sasl.password=\(saslSecret)"])
+        p.environment?["REDIS_PASSWORD"] = redisSecret
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("worker-log"))
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        p.standardError = try FileHandle(forWritingTo: log)
+        p.standardOutput = p.standardError
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        try await f.publish(count: 400, symbols: 8)
+        try await f.waitUntil("every event stored and committed without Redis") {
+            let rows = try await f.rowCounts().rows
+            guard rows == 400 else { return false }
+            return try await f.caughtUp()
+        }
+        let ready = await get("http://127.0.0.1:\(port)/readyz")
+        #expect(ready?.status == 200, "Redis is best-effort: still ready")
+        let body = try #require(ready?.body)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        let redis = try #require(json["redis"] as? [String: Any])
+        #expect(redis["up"] as? Bool == false)
+        #expect((redis["error"] as? String)?.contains("refused the credentials") == true, "\(body)")
+        #expect(json["cache_stale"] as? Bool == true)
+        let metrics = await get("http://127.0.0.1:\(port)/metrics")?.body ?? ""
+        #expect(metrics.contains("guardian_component_up"))
+        kill(p.processIdentifier, SIGTERM)
+        #expect(try await waitForExit(p, within: .seconds(30)))
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("Redis refused to authenticate") && text.contains("REDIS_PASSWORD"), "an error an operator can act on")
+        #expect(text.contains("debug"), "a debug-level log was written")
+        for (name, secret) in [("the Redis password", redisSecret), ("sasl.password", saslSecret), ("the PostgreSQL password", pgPassword)] {
+            #expect(!text.contains(secret), "\(name) is in the log")
+            #expect(!body.contains(secret), "\(name) is in /readyz")
+        }
+        #expect(!metrics.contains(redisSecret) && !metrics.contains(pgPassword) && !metrics.contains(saslSecret))
+        try await f.database.drop()
+    }
 }
