@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import GuardianKafka
 import GuardianPostgres
@@ -16,8 +17,13 @@ struct KafkaOptions: ParsableArguments {
     @Option(help: "Events topic (env GUARDIAN_TOPIC, default guardian.events).")
     var topic: String?
 
+    @Option(help: "A librdkafka properties file, key=value lines (env GUARDIAN_KAFKA_PROPERTIES_FILE): the place for SASL/TLS secrets. KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION (and others, see README) override it; --kafka overrides both.")
+    var kafkaPropertiesFile: String?
+
     func configuration() throws -> KafkaConfiguration {
-        KafkaConfiguration(bootstrapServers: kafkaBootstrapServers, properties: try KafkaConfiguration.parseProperties(kafkaProperties))
+        try KafkaConfiguration.resolve(
+            environment: ProcessInfo.processInfo.environment, bootstrapServers: kafkaBootstrapServers,
+            propertiesFile: kafkaPropertiesFile, overrides: try KafkaConfiguration.parseProperties(kafkaProperties))
     }
 
     var resolvedTopic: String { topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events" }

@@ -32,7 +32,7 @@ public struct KafkaConfiguration: Sendable {
     func makeConf(defaults: [String: String], enforced: [String: String] = [:]) throws(KafkaError) -> OpaquePointer {
         for (k, v) in enforced {
             if let given = properties[k], given != v {
-                throw KafkaError(.configuration, "\(k)=\(given) is not allowed: this client relies on \(k)=\(v) (offsets are committed only after the writes are durable)")
+                throw KafkaError(.configuration, "\(Self.describe(k, given)) is not allowed: this client relies on \(k)=\(v) (offsets are committed only after the writes are durable)")
             }
         }
         guard let conf = rd_kafka_conf_new() else {
@@ -48,7 +48,7 @@ public struct KafkaConfiguration: Sendable {
             let rc = rd_kafka_conf_set(conf, key, value, &errstr, errstr.count)
             if rc != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw KafkaError(.configuration, "librdkafka rejected \(key)=\(value): \(errorString(errstr))")
+                throw KafkaError(.configuration, "librdkafka rejected \(Self.describe(key, value)): \(errorString(errstr))")
             }
         }
         return conf

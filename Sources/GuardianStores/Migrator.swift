@@ -138,4 +138,24 @@ public struct Migrator: Sendable {
         ])
         return report
     }
+
+    /// Applies `schemas/roles.sql`: the `guardian_writer` and `guardian_reader` roles and their grants
+    /// (idempotent; run after `migrate`, as the owner of the schema).
+    public func createRoles() async throws {
+        let url = schemas.appendingPathComponent("roles.sql")
+        guard let sql = try? String(contentsOf: url, encoding: .utf8) else { throw StoreError(.schemaFiles, "cannot read \(url.path)") }
+        try await connection.withSession { session in
+            // Roles are cluster-wide: one creator at a time.
+            try session.execute("BEGIN")
+            do {
+                try session.execute("SELECT pg_advisory_xact_lock(hashtext('guardian_roles'))")
+                try session.execute(sql)
+                try session.execute("COMMIT")
+            } catch {
+                _ = try? session.execute("ROLLBACK")
+                throw StoreError(.migration, "applying schemas/roles.sql failed (it needs the right to create roles): \(error)")
+            }
+        }
+        logger.info("roles guardian_writer and guardian_reader granted")
+    }
 }
