@@ -89,4 +89,38 @@ import Testing
         let scaled = try Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-scaledobject.yaml")).first as? [String: Any]
         #expect((scaled?["spec"] as? [String: Any])?["maxReplicaCount"] as? Int == 12, "no more workers than the topic's 12 partitions")
     }
+
+    /// Credentials live in Secrets: no ConfigMap holds a password or a URI with one, and no container
+    /// gets a secret as a plain `value`.
+    @Test func noSecretSitsInAConfigMapOrAPlainEnvValue() throws {
+        var configMaps = 0
+        for file in Self.manifests() where file.path.contains("/kubernetes/") {
+            for case let doc as [String: Any] in try Self.documents(file) {
+                if doc["kind"] as? String == "ConfigMap" {
+                    configMaps += 1
+                    for (k, v) in doc["data"] as? [String: String] ?? [:] {
+                        #expect(!k.uppercased().contains("PASSWORD") && !k.uppercased().contains("SECRET"), "\(file.lastPathComponent): \(k)")
+                        #expect(v.firstMatch(of: /:\/\/[^\/@]*:[^\/@]*@/) == nil, "\(file.lastPathComponent): \(k) holds a URI with a password")
+                    }
+                }
+                for env in Self.envEntries(doc) {
+                    let name = (env["name"] as? String ?? "").uppercased()
+                    if name.contains("PASSWORD") || name.hasSuffix("_URI") {
+                        #expect(env["value"] == nil && env["valueFrom"] != nil, "\(file.lastPathComponent): \(name) must come from a Secret")
+                    }
+                }
+            }
+        }
+        #expect(configMaps >= 1)
+    }
+
+    static func envEntries(_ value: Any, key: String? = nil) -> [[String: Any]] {
+        switch value {
+        case let d as [String: Any]: return d.flatMap { envEntries($0.value, key: $0.key) }
+        case let a as [Any]:
+            if key == "env" { return a.compactMap { $0 as? [String: Any] } }
+            return a.flatMap { envEntries($0, key: key) }
+        default: return []
+        }
+    }
 }
