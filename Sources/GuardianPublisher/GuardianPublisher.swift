@@ -416,12 +416,19 @@ public final class GuardianPublisher: Sendable {
                 batch.append((r, nil, SpoolError(.corrupt, "a damaged spool record (\(r.value.count) bytes) was skipped")))
                 continue
             }
-            switch Result(catching: { () throws(KafkaError) in
-                try producer.produce(topic: configuration.topic, key: r.key, value: r.value,
-                                     timestampMs: EventEncoder.timestampMilliseconds(ofEncoded: r.value))
-            }) {
+            // Produced and registered under the outcomes lock: a delivery report can arrive (on the polling
+            // thread) before `produce` returns, and must find the record registered, or the record would
+            // wait for an outcome forever (seen under load: the spool stopped draining).
+            let produced = spoolOutcomes.withLock { outcomes -> Result<UInt64, KafkaError> in
+                let result = Result(catching: { () throws(KafkaError) in
+                    try producer.produce(topic: configuration.topic, key: r.key, value: r.value,
+                                         timestampMs: EventEncoder.timestampMilliseconds(ofEncoded: r.value))
+                })
+                if case .success(let id) = result { outcomes[id] = .pending }
+                return result
+            }
+            switch produced {
             case .success(let id):
-                spoolOutcomes.withLock { $0[id] = .pending }
                 batch.append((r, id, nil))
             case .failure(let error) where PublisherDeadLetters.isPermanent(error):
                 batch.append((r, nil, error))  // refused at once (too large, …): set aside in order
