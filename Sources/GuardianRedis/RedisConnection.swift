@@ -194,14 +194,16 @@ public final class RedisConnection: Sendable {
         } else {
             sha = try await load(script)
         }
-        let args = ["EVALSHA", sha, String(keys.count)] + keys + arguments
-        let reply = try await pipeline([args])[0]
-        if case .error(let text) = reply {
-            guard text.hasPrefix("NOSCRIPT") else { throw RedisError(.server, "script \(sha.prefix(12)): \(text)") }
-            let reloaded = try await load(script)
-            return try await command(["EVALSHA", reloaded, String(keys.count)] + keys + arguments)
+        var current = sha
+        // NOSCRIPT: the server lost its script cache (a restart, SCRIPT FLUSH): load and run again. A few
+        // times, as another client may flush again in between.
+        for attempt in 1...3 {
+            let reply = try await pipeline([["EVALSHA", current, String(keys.count)] + keys + arguments])[0]
+            guard case .error(let text) = reply else { return reply }
+            guard text.hasPrefix("NOSCRIPT"), attempt < 3 else { throw RedisError(.server, "script \(current.prefix(12)): \(text)") }
+            current = try await load(script)
         }
-        return reply
+        throw RedisError(.server, "script \(current.prefix(12)): not loaded")
     }
 
     /// The script's SHA, loading it with SCRIPT LOAD when not known yet (or when `reload`), for callers

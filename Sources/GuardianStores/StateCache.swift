@@ -68,16 +68,17 @@ public struct StateCache: Sendable {
     public func apply<S: Sequence>(_ events: S) async throws -> Int where S.Element == GuardianEvent {
         let latest = Self.latestPerSymbol(events)
         guard !latest.isEmpty else { return 0 }
-        let sha = try await connection.scriptSHA(Self.script)
-        var commands: [[String]] = latest.map { e in ["EVALSHA", sha, "1", Self.stateKey(e.symbol)] + Self.arguments(e) }
-        commands.append(["SADD", Self.symbolsKey] + latest.map(\.symbol))
-        var replies = try await connection.pipeline(commands)
-        if replies.contains(where: { if case .error(let t) = $0 { return t.hasPrefix("NOSCRIPT") } else { return false } }) {
-            // Redis lost its script cache (restart): load again and retry once.
-            let reloaded = try await connection.scriptSHA(Self.script, reload: true)
-            commands = latest.map { e in ["EVALSHA", reloaded, "1", Self.stateKey(e.symbol)] + Self.arguments(e) }
+        var sha = try await connection.scriptSHA(Self.script)
+        var replies: [RedisValue] = []
+        // Redis lost its script cache (a restart, SCRIPT FLUSH): load again and retry, a few times, as
+        // another client may flush again in between. The seq guard makes a repeated update harmless.
+        for attempt in 1...3 {
+            var commands: [[String]] = latest.map { e in ["EVALSHA", sha, "1", Self.stateKey(e.symbol)] + Self.arguments(e) }
             commands.append(["SADD", Self.symbolsKey] + latest.map(\.symbol))
             replies = try await connection.pipeline(commands)
+            let lost = replies.contains { if case .error(let t) = $0 { t.hasPrefix("NOSCRIPT") } else { false } }
+            if !lost || attempt == 3 { break }
+            sha = try await connection.scriptSHA(Self.script, reload: true)
         }
         var moved = 0
         for reply in replies.dropLast() {

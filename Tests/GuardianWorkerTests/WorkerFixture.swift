@@ -121,15 +121,7 @@ struct WorkerFixture {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: WorkerCrashTests.guardianBinary)
         process.arguments = ["worker"] + arguments + sessionProperties.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
-        var env = ProcessInfo.processInfo.environment
-        env["KAFKA_BOOTSTRAP_SERVERS"] = kafka.bootstrapServers
-        env["GUARDIAN_TOPIC"] = topic
-        env["GUARDIAN_GROUP"] = group
-        env["TIMESCALEDB_URI"] = database.uri
-        env["REDIS_HOST"] = redis.host
-        env["REDIS_PORT"] = String(redis.port)
-        env["REDIS_PASSWORD"] = redis.password
-        process.environment = env
+        process.environment = commandEnvironment
         process.standardOutput = FileHandle.nullDevice
         return process
     }
