@@ -144,27 +144,10 @@ struct WorkerFixture {
     func guardian(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)) async throws
         -> (status: Int32, stdout: String, stderr: String)
     {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("guardian-cmd"))
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: WorkerCrashTests.guardianBinary)
-        process.arguments = arguments
-        process.environment = commandEnvironment.merging(environment) { $1 }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning {
-            process.terminate()
-            Issue.record("guardian \(arguments.joined(separator: " ")) still running after \(timeout); stopped")
-        }
-        process.waitUntilExit()
-        return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+        let r = try await ChildProcess.run(WorkerCrashTests.guardianBinary, arguments,
+                                           environment: commandEnvironment.merging(environment) { $1 }, timeout: timeout)
+        if r.timedOut { Issue.record("guardian \(arguments.joined(separator: " ")) still running after \(timeout); killed") }
+        return (r.status, r.stdout, r.stderr)
     }
 
     /// Waits (bounded) until `condition` holds, polling every 200 ms.
