@@ -103,7 +103,9 @@ public final class Spool: Sendable {
         }
         // Two processes appending to one spool would interleave records: refuse the second.
         let lockPath = directory.appendingPathComponent("lock").path
-        lockFD = open(lockPath, O_RDWR | O_CREAT, 0o644)
+        // O_CLOEXEC everywhere: a child process the engine spawns must not inherit the flock (it would hold
+        // the spool "in use" for as long as it runs) or the segment files.
+        lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lockFD >= 0 else { throw SpoolError(.io, "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
             close(lockFD)
@@ -118,7 +120,7 @@ public final class Spool: Sendable {
         // Cut off a torn tail of the last segment: everything after its last intact record.
         let lastPath = Self.segmentURL(directory, last).path
         let validEnd = Self.scan(lastPath).lastValidEnd
-        let fd = open(lastPath, O_WRONLY | O_CREAT, 0o644)
+        let fd = open(lastPath, O_WRONLY | O_CLOEXEC | O_CREAT, 0o644)
         guard fd >= 0 else {
             close(lockFD)
             throw SpoolError(.io, "cannot open \(lastPath): \(String(cString: strerror(errno)))")
@@ -194,7 +196,7 @@ public final class Spool: Sendable {
         let result: Result<Void, SpoolError> = state.withLock { s in
             let segment = min(s.cursor.segment, Self.segments(in: directory).first ?? s.cursor.segment) - 1
             let path = Self.segmentURL(directory, segment).path
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let fd = open(path, O_WRONLY | O_CLOEXEC | O_CREAT | O_TRUNC, 0o644)
             guard fd >= 0 else { return .failure(SpoolError(.io, "cannot create \(path): \(String(cString: strerror(errno)))")) }
             let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             fsync(fd)
@@ -222,7 +224,7 @@ public final class Spool: Sendable {
                 close(s.writeFD)
                 s.writeSegment += 1
                 s.writeOffset = 0
-                s.writeFD = open(Self.segmentURL(directory, s.writeSegment).path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                s.writeFD = open(Self.segmentURL(directory, s.writeSegment).path, O_WRONLY | O_CLOEXEC | O_CREAT | O_TRUNC, 0o644)
                 if s.writeFD < 0 { return .failure(SpoolError(.io, "cannot create a spool segment: \(String(cString: strerror(errno)))")) }
                 if sync == .everyRecord { Self.syncDirectory(directory) }  // the new file's name survives power loss
             }
@@ -270,7 +272,7 @@ public final class Spool: Sendable {
                 pos = SpoolPosition(segment: pos.segment + 1, offset: skip[pos.segment + 1] ?? 0)
                 continue
             }
-            let fd = open(path, O_RDONLY)
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw SpoolError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
             while out.count < max && pos.offset < limit {
@@ -326,7 +328,7 @@ public final class Spool: Sendable {
         for seg in segments where seg >= cursor.segment {
             let path = segmentURL(directory, seg).path
             let size = fileSize(path)
-            let fd = open(path, O_RDONLY)
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             defer { close(fd) }
             var offset = seg == cursor.segment ? cursor.offset : (saved?.skip[seg] ?? 0)
@@ -380,7 +382,7 @@ public final class Spool: Sendable {
 
     static func writeCursor(_ dir: URL, _ p: SpoolPosition, skip: [Int: Int]) -> Result<Void, SpoolError> {
         let tmp = dir.appendingPathComponent("cursor.tmp").path
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open(tmp, O_WRONLY | O_CLOEXEC | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { return .failure(SpoolError(.io, "cannot write the spool cursor: \(String(cString: strerror(errno)))")) }
         let lines = ["\(p.segment) \(p.offset)"] + skip.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         let text = Array((lines.joined(separator: "\n") + "\n").utf8)
@@ -396,7 +398,7 @@ public final class Spool: Sendable {
 
     /// fsync of the directory itself: makes created, renamed and deleted names durable.
     static func syncDirectory(_ dir: URL) {
-        let fd = open(dir.path, O_RDONLY | O_DIRECTORY)
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
@@ -433,7 +435,7 @@ public final class Spool: Sendable {
     /// any other.
     static func scan(_ path: String, limit: Int? = nil, isLast: Bool = true) -> (lastValidEnd: Int, corruptSpans: Int) {
         let size = limit ?? fileSize(path)
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return (0, 0) }
         defer { close(fd) }
         var offset = 0, lastValidEnd = 0, corrupt = 0

@@ -171,6 +171,7 @@ import Testing
             let encoder = EventEncoder()
             for e in [sent[0], big, sent[2], sent[3], sent[4]] { try spool.append(key: Array(e.symbol.utf8), value: encoder.encode(e)) }
             spool.syncToDisk()
+            spool.release()  // the flock, now: the publisher below opens the same directory
         }
         let errors = Mutex<[String]>([])
         let publisher = try GuardianPublisher(configuration: configuration(spool: dir)) { e in errors.withLock { $0.append("\(e)") } }
@@ -203,6 +204,7 @@ import Testing
             let spool = try Spool(directory: dir)
             for e in spooled { try spool.append(key: Array(e.symbol.utf8), value: EventEncoder().encode(e)) }
             spool.syncToDisk()
+            spool.release()  // the flock, now: the publisher below opens the same directory
         }
         let publisher = try GuardianPublisher(configuration: configuration(spool: dir))
         let direct = (20..<50).map { event($0, hoursAgo: 1) }
@@ -254,6 +256,7 @@ import Testing
             let spool = try Spool(directory: dir, sync: .everyRecord)
             let encoder = EventEncoder()
             for e in sent { try spool.append(key: Array(e.symbol.utf8), value: encoder.encode(e)) }
+            spool.release()
         }
         try damageRecord(in: dir, containing: sent[1].eventID.description)
         let errors = Mutex<[String]>([])
@@ -352,6 +355,7 @@ import Testing
             for r in try spool.peek(max: 1_000_000) where !r.isCorrupt {
                 if case .success(let e) = decoder.decode(r.value) { spooled.append(e) }
             }
+            spool.release()
         }
         #expect(spooled.count >= 2000, "\(spooled.count) events reached the spool")
 
