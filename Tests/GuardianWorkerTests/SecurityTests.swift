@@ -1,6 +1,7 @@
 import Foundation
 import GuardianKafka
 import GuardianPostgres
+import GuardianRedis
 import GuardianStores
 import GuardianTestSupport
 import GuardianWorker
@@ -136,5 +137,27 @@ import Testing
         let admin = try await PostgresConnection.connect(PostgresConfiguration(uri: try StackEnvironment.shared.postgresURI))
         try await admin.execute("DROP ROLE IF EXISTS \(login)")
         try await admin.execute("DROP ROLE IF EXISTS \(reader)")
+    }
+
+    /// The ACL the README lists is enough for a worker: it keeps every symbol's state in Redis as that user.
+    @Test func aWorkerRunsWithARedisACLUserLimitedToItsCommands() async throws {
+        let f = try await WorkerFixture.make(partitions: 2)
+        let admin = try await RedisConnection.connect(f.redis)
+        let user = uniqueName("gw"), password = uniqueName("pw")
+        try await admin.command(["ACL", "SETUSER", user, "reset", "on", ">\(password)", "~guardian:*",
+                                 "+ping", "+select", "+evalsha", "+script|load", "+sadd", "+scard", "+hget", "+hset", "+hdel"])
+        var configuration = f.workerConfiguration()
+        configuration.redis = RedisConfiguration(host: f.redis.host, port: f.redis.port, username: user, password: password)
+        let highest = try await f.publish(count: 600, symbols: 6)
+        let worker = Worker(configuration: configuration, logger: Logger(label: "test"))
+        try await f.run([worker], until: "stored, committed and in Redis as the ACL user") {
+            let rows = try await f.rowCounts().rows
+            guard rows == 600, try await f.caughtUp() else { return false }
+            let state = try await f.redisState(symbols: 6)
+            return state.allSatisfy { $0.value["seq"] == highest[$0.key].map(String.init) }
+        }
+        #expect(worker.health.redis.up, "\(String(describing: worker.health.redis.error))")
+        try await admin.command(["ACL", "DELUSER", user])
+        try await f.cleanUp(symbols: 6)
     }
 }
