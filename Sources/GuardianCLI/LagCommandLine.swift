@@ -61,7 +61,7 @@ struct LagCommandLine: AsyncParsableCommand {
         if let serve { return try await runExporter(serve, topic: topic, logger: logger) }
         let sampler = try LagSampler(kafka: try kafka.configuration())
         let group = groups[0]
-        let step = Double(watch ?? 0) > 0 ? Double(watch!) : interval
+        let step = watch.map(Double.init) ?? interval
         // STOP: no commit for longer than the window.
         var evaluator = LagEvaluator(windowSize: window, minimumSamples: min(3, max(2, samples)), stopAfter: Double(window) * step)
         let started = Date()

@@ -70,34 +70,6 @@ struct ReplayCommandLine: AsyncParsableCommand {
     }
 }
 
-/// `guardian cache rebuild`: the latest stored state of each symbol into Redis.
-struct CacheCommandLine: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "cache",
-        abstract: "Maintain the Redis state cache.",
-        subcommands: [Rebuild.self])
-
-    struct Rebuild: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Write each symbol's latest stored row from the database into Redis (newer states in Redis stay) and restore guardian:symbols.")
-
-        @OptionGroup var store: StoreOptions
-        @Option(help: "Only these symbols (comma-separated).") var symbols: String?
-
-        func run() async throws {
-            let list = symbols.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            let started = Date()
-            let r = try await CacheRebuilder(postgres: store.postgres, redis: try store.redis).rebuild(symbols: list)
-            let db = try await PostgresConnection.connect(store.postgres)
-            try await OperationsAudit(connection: db).record(
-                operation: "cache_rebuild", arguments: CommandLine.arguments.dropFirst().joined(separator: " "), outcome: "completed",
-                details: ["symbols": r.symbols, "updated": r.updated, "already_current": r.current, "redis": try store.redis.address])
-            print(String(format: "cache rebuild: %d symbols read from the database, %d written to Redis, %d already current (%.1f s)",
-                         r.symbols, r.updated, r.current, Date().timeIntervalSince(started)))
-        }
-    }
-}
-
 /// A line on standard error (progress, notes), keeping stdout for results.
 func eprint(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))

@@ -32,7 +32,4 @@ public struct RedisConfiguration: Sendable {
 
     /// `host:port`, for messages.
     public var address: String { "\(host):\(port)" }
-
-    /// `user 'name' at host:port` (or `host:port`), for messages: never the password.
-    var who: String { username.map { "user '\($0)' at \(address)" } ?? address }
 }
