@@ -29,7 +29,7 @@ import Testing
             #"{"v":1,"event_id":"\#(ids[3])","symbol":"MSFT","seq":-4,"ts":1764000000000000003,"kind":"pnl"}"#,
             #"{"v":1,"event_id":"\#(ids[4])","symbol":"BRK.B","seq":7,"ts":1764000000000000004,"kind":"heartbeat","extra":true}"#,
         ]
-        let (status, stdout, stderr) = try publishFile(lines, topic: topic, bootstrap: bootstrap)
+        let (status, stdout, stderr) = try await publishFile(lines, topic: topic, bootstrap: bootstrap)
         #expect(status == 1, "rejected lines make the exit status non-zero")
         #expect(stdout.contains("read 6, published 3, rejected 3, delivered 3"), "\(stdout)")
         let reported = stderr.split(separator: "\n").filter { $0.hasPrefix("line ") }
@@ -56,7 +56,7 @@ import Testing
             let attrs = i == 1 ? #","attrs":{"blob":"\#(String(repeating: "x", count: 1_500_000))"}"# : ""
             return #"{"v":1,"event_id":"\#(id)","symbol":"AAPL","seq":\#(i),"ts":176400000000000000\#(i),"kind":"order_check"\#(attrs)}"#
         }
-        let (status, stdout, stderr) = try publishFile(lines, topic: topic, bootstrap: bootstrap)
+        let (status, stdout, stderr) = try await publishFile(lines, topic: topic, bootstrap: bootstrap)
         #expect(status == 1, "a rejected line: status 1, not 0")
         #expect(stdout.contains("read 5, published 4, rejected 1, delivered 4"), "\(stdout)")
         #expect(stderr.contains("line 2: [event.oversized]"), "\(stderr)")
@@ -82,7 +82,7 @@ import Testing
     }
 
     /// Runs `guardian publish --file` on `lines` with a spool of its own; both removed afterwards.
-    func publishFile(_ lines: [String], topic: String, bootstrap: String) throws -> (status: Int32, stdout: String, stderr: String) {
+    func publishFile(_ lines: [String], topic: String, bootstrap: String) async throws -> (status: Int32, stdout: String, stderr: String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic).jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
         let spool = FileManager.default.temporaryDirectory.appendingPathComponent("\(topic)-spool")
@@ -90,21 +90,14 @@ import Testing
             try? FileManager.default.removeItem(at: file)
             try? FileManager.default.removeItem(at: spool)
         }
-        return try run(["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--spool-dir", spool.path])
+        return try await run(["publish", "--file", file.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--spool-dir", spool.path])
     }
 
-    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.guardianBinary)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, stdout, stderr)
+    /// Runs `guardian` to its end without blocking a test thread (blocking ones starve the shared pool).
+    func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let r = try await ChildProcess.run(Self.guardianBinary, arguments, environment: ProcessInfo.processInfo.environment, timeout: .seconds(180))
+        #expect(!r.timedOut, "guardian \(arguments.first ?? "") still running after 180 s; killed")
+        return (r.status, r.stdout, r.stderr)
     }
 
     /// An operator's view of a spool: `guardian spool status` (read-only), `guardian spool drain`
@@ -123,19 +116,19 @@ import Testing
             let spool = try Spool(directory: dir, sync: .everyRecord)
             for e in events { try spool.append(key: Array("AAPL".utf8), value: EventEncoder().encode(e)) }
             // Held open here: a second process must be refused.
-            let busy = try run(["spool", "drain", "--spool-dir", dir.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--timeout", "5"])
+            let busy = try await run(["spool", "drain", "--spool-dir", dir.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--timeout", "5"])
             #expect(busy.status != 0 && busy.stderr.contains("in use by another process"), "\(busy.stderr)")
         }
-        let status = try run(["spool", "status", "--spool-dir", dir.path, "--format", "json"])
+        let status = try await run(["spool", "status", "--spool-dir", dir.path, "--format", "json"])
         #expect(status.status == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], "\(status.stdout)")
         #expect(json["records"] as? Int == 4 && json["dead_letters"] as? Int == 0, "\(status.stdout)")
         #expect((json["oldest_age_seconds"] as? Double).map { $0 >= 5 } == true, "\(status.stdout)")
 
-        let drain = try run(["spool", "drain", "--spool-dir", dir.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--timeout", "30"])
+        let drain = try await run(["spool", "drain", "--spool-dir", dir.path, "--topic", topic, "--kafka-bootstrap-servers", bootstrap, "--timeout", "30"])
         #expect(drain.status == 2, "one event dead-lettered: status 2 (\(drain.stdout) \(drain.stderr))")
         #expect(drain.stdout.contains("4 records found; 3 delivered, 1 dead-lettered; the spool is empty"), "\(drain.stdout)")
-        let after = try run(["spool", "status", "--spool-dir", dir.path])
+        let after = try await run(["spool", "status", "--spool-dir", dir.path])
         #expect(after.stdout.contains("0 undelivered records") && after.stdout.contains("1 dead letters"), "\(after.stdout)")
     }
 }

@@ -44,7 +44,14 @@ import Testing
     }
 
     func json(_ text: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: \(text)")
+        try #require(try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not a JSON object: '\(text)'")
+    }
+
+    /// `guardian lag … --format json` as an object; a failed run is reported with its stderr.
+    func lagJSON(_ f: WorkerFixture, _ arguments: [String]) async throws -> [String: Any] {
+        let r = try await f.guardian(["lag", "--format", "json"] + arguments)
+        #expect(r.status == 0, "guardian lag \(arguments): \(r.stderr)")
+        return try json(r.stdout)
     }
 
     @Test func lagIsSeenFromOutsideTheGroupWithTimeLagAndComesBackToZero() async throws {
@@ -77,11 +84,11 @@ import Testing
         let nobody = uniqueName("nobody")
         let none = try await f.guardian(["lag", "--group", nobody, "--samples", "1"])
         #expect(none.stdout.contains("has no committed offsets"), "\(none.stdout)")
-        let noneJSON = try json(try await f.guardian(["lag", "--group", nobody, "--samples", "1", "--format", "json"]).stdout)
+        let noneJSON = try await lagJSON(f, ["--group", nobody, "--samples", "1"])
         #expect((noneJSON["partitions"] as? [[String: Any]])?.allSatisfy { $0["committed_offset"] is NSNull } == true)
 
         _ = try await commit(f, group: f.group, total: 1000)
-        let after = try json(try await f.guardian(["lag", "--format", "json", "--samples", "2", "--interval", "0.5"]).stdout)
+        let after = try await lagJSON(f, ["--samples", "2", "--interval", "0.5"])
         #expect((after["total_lag"] as? NSNumber)?.int64Value == 0)
         #expect((after["max_time_lag_seconds"] as? NSNumber)?.doubleValue == 0)
         #expect(after["status"] as? String == "OK")
