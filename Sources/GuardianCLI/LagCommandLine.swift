@@ -76,7 +76,7 @@ struct LagCommandLine: AsyncParsableCommand {
                 taken += 1
             }
             print(render(LagReport(sample: last!, evaluator: evaluator, samples: taken, seconds: Date().timeIntervalSince(started))))
-            return
+            exitAfterDescribingGroups()
         }
         var reports = 0
         while count.map({ reports < $0 }) ?? true {
@@ -90,6 +90,7 @@ struct LagCommandLine: AsyncParsableCommand {
             fflush(nil)
             reports += 1
         }
+        exitAfterDescribingGroups()
     }
 
     func render(_ r: LagReport) -> String { format == "json" ? r.json : r.table }

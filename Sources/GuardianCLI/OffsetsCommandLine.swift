@@ -81,7 +81,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
             if dryRun {
                 print(render(plan, group: group, topic: topic, committed: nil))
                 if format == "table" { print("dry run: nothing moved; run again with --execute to apply") }
-                return
+                exitAfterDescribingGroups()
             }
             // The database is reached before anything moves: a reset the workers would undo is no reset.
             let db = skipDatabase ? nil : try await PostgresConnection.connect(store.postgres)
@@ -117,6 +117,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
             if !wrong.isEmpty {
                 throw OperationError(.kafka, "the broker reports other offsets than committed for partitions \(wrong.map { String($0.partition) }.joined(separator: ",")): check with guardian lag")
             }
+            exitAfterDescribingGroups()
         }
 
         func render(_ plan: OffsetResetPlan, group: String, topic: String, committed: [Int32: Int64?]?) -> String {
