@@ -43,6 +43,9 @@ struct LagCommandLine: AsyncParsableCommand {
     @Option(help: "Samples in the status window (Burrow's default 10).")
     var window: Int = 10
 
+    @Flag(help: "Ask the brokers to describe the group (members, CONSUMER-ID): for Apache Kafka. Off by default: against a broker without DescribeGroups, such as the dev broker, librdkafka 2.0.2 can crash.")
+    var describeGroups = false
+
     @Option(help: "Serve Prometheus metrics on HOST:PORT instead of printing (a standalone lag exporter); samples every --watch seconds (default 10).")
     var serve: String?
 
@@ -59,7 +62,7 @@ struct LagCommandLine: AsyncParsableCommand {
         let logger = try log.makeLogger(label: "guardian.lag")
         let topic = kafka.resolvedTopic
         if let serve { return try await runExporter(serve, topic: topic, logger: logger) }
-        let sampler = try LagSampler(kafka: try kafka.configuration())
+        let sampler = try LagSampler(kafka: try kafka.configuration(), describeGroups: describeGroups)
         let group = groups[0]
         let step = watch.map(Double.init) ?? interval
         // STOP: no commit for longer than the window.

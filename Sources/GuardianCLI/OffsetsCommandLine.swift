@@ -44,6 +44,9 @@ struct OffsetsCommandLine: AsyncParsableCommand {
         @Flag(help: "Do not touch the database (no checkpoint lowering, no audit record). Workers then skip back to their checkpoints unless GUARDIAN_SKIP_DURABLE=0.")
         var skipDatabase = false
 
+    @Flag(help: "Ask the brokers to describe the group (members, CONSUMER-ID): for Apache Kafka. Off by default: against a broker without DescribeGroups, such as the dev broker, librdkafka 2.0.2 can crash.")
+    var describeGroups = false
+
         func target() throws -> OffsetResetPlan.Target {
             var targets: [OffsetResetPlan.Target] = []
             if toEarliest { targets.append(.earliest) }
@@ -74,7 +77,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
                 guard !parsed.contains(nil) else { throw ValidationError("--partitions wants numbers like 0,3,7") }
                 only = Set(parsed.compactMap { $0 })
             }
-            let resetter = try OffsetResetter(kafka: try kafka.configuration(), logger: logger)
+            let resetter = try OffsetResetter(kafka: try kafka.configuration(), logger: logger, describeGroups: describeGroups)
             let (plan, method) = try await resetter.plan(group: group, topic: topic, target: target, only: only)
             if let method { FileHandle.standardError.write(Data("offsets for the time found by \(method.rawValue)\n".utf8)) }
 

@@ -66,7 +66,7 @@ public struct LagReport: Sendable {
             lines.insert("group '\(sample.group)' has no committed offsets on topic '\(sample.topic)' (it never committed there, or the name is wrong): lag counts from the oldest message each partition holds", at: 0)
         }
         if !sample.membersKnown {
-            lines.append("CONSUMER-ID: the broker cannot describe groups (the dev broker cannot), so members are not shown")
+            lines.append("CONSUMER-ID: members not shown (ask with --describe-groups on Apache Kafka; the dev broker cannot describe groups)")
         }
         return lines.joined(separator: "\n")
     }

@@ -14,9 +14,13 @@ public final class OffsetResetter: Sendable {
     private let admin: KafkaAdmin
     private let reader: KafkaPartitionReader
     private let logger: Logger
+    private let describeGroups: Bool
 
-    public init(kafka: KafkaConfiguration, logger: Logger) throws {
+    /// - Parameter describeGroups: check for running members with DescribeGroups first (Apache Kafka);
+    ///   off by default, see `LagSampler`. The join check runs either way.
+    public init(kafka: KafkaConfiguration, logger: Logger, describeGroups: Bool = false) throws {
         self.kafka = kafka
+        self.describeGroups = describeGroups
         self.admin = try KafkaAdmin(configuration: kafka)
         self.reader = try KafkaPartitionReader(configuration: kafka)
         self.logger = logger
@@ -64,7 +68,7 @@ public final class OffsetResetter: Sendable {
         public var text: String {
             switch self {
             case .described(let state): "the broker describes the group as \(state) with no members"
-            case .joined(let reason): "the broker cannot describe groups (\(reason)); joining the group got every partition, so no other member is running"
+            case .joined(let reason): "no group description (\(reason)); joining the group got every partition, so no other member is running"
             }
         }
     }
@@ -75,8 +79,8 @@ public final class OffsetResetter: Sendable {
         group: String, topic: String, plan: OffsetResetPlan, joinTimeout: Duration = .seconds(60),
         beforeCommit: @Sendable () async throws -> Void = {}
     ) async throws -> (check: MembershipCheck, committed: [Int32: Int64?]) {
-        var check: MembershipCheck
-        do {
+        var check: MembershipCheck = .joined(reason: "group descriptions not asked for (--describe-groups)")
+        if describeGroups { do {
             let d = try await admin.describeGroup(group)
             if d.hasMembers {
                 let who = d.members.map { "\($0.consumerID) on \($0.host)" }.joined(separator: ", ")
@@ -85,7 +89,7 @@ public final class OffsetResetter: Sendable {
             check = .described(state: d.state)
         } catch let error as KafkaError {
             check = .joined(reason: error.message)
-        }
+        } }
 
         let consumer = try KafkaConsumer(configuration: kafka, groupID: group)  // revoke commits nothing
         do {
