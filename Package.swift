@@ -164,7 +164,7 @@ let package = Package(
             name: "GuardianPublisherTests",
             dependencies: ["GuardianPublisher", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "GuardianOperationsTests", dependencies: ["GuardianOperations"]),
+        .testTarget(name: "GuardianOperationsTests", dependencies: ["GuardianOperations", "GuardianTestSupport"]),
         .testTarget(
             name: "GuardianWorkerTests",
             dependencies: [

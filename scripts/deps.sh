@@ -13,7 +13,8 @@ PACKAGES=(
   postgresql       # local stack: PostgreSQL 15 (initdb, pg_ctl)
   kcat             # Kafka command-line client, for poking at the dev broker
   python3          # free-port lookup in scripts/stack.sh
-  python3-yaml     # the deploy/ manifest test parses YAML
+  python3-yaml     # the deploy/ manifest test parses YAML (with /usr/bin/python3)
+  python3-confluent-kafka  # the Python publisher example and its test (Debian's, on the system librdkafka)
   openssl          # local stack: the CA and certificate of PostgreSQL's TLS
   bc               # arithmetic in scripts/bench.sh
 )

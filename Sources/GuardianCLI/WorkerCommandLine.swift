@@ -87,7 +87,10 @@ struct WorkerCommandLine: AsyncParsableCommand {
         if configuration.metricsPort > 0 {
             let http = MetricsServer.application(
                 registry: registry, host: configuration.metricsHost, port: configuration.metricsPort, logger: logger,
-                readiness: { let h = worker.health; return (h.ready, h.json) })
+                readiness: { let h = worker.health; return (h.ready, h.json) },
+                onRunning: { bound in
+                    logger.info("serving /metrics, /healthz, /readyz", metadata: ["address": "\(configuration.metricsHost):\(bound)"])
+                })
             services.append(.init(service: http, failureTerminationBehavior: .cancelGroup))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

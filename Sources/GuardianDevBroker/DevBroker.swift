@@ -15,13 +15,13 @@ public final class DevBroker: @unchecked Sendable {
     private let rk: OpaquePointer        // the rd_kafka_t the mock cluster uses for bookkeeping
     private let cluster: OpaquePointer   // rd_kafka_mock_cluster_t*
     private let state = Mutex(State())
+    private let faults: BrokerFaults
     /// Number of brokers, with ids 1...brokerCount.
     public let brokerCount: Int
     /// The comma-separated `host:port` bootstrap list clients connect to.
     public let bootstrapServers: String
 
     private struct State {
-        var down: Set<Int32> = []
         var rttMs: [Int32: Int] = [:]
         var topics: [String: Int] = [:]
     }
@@ -47,9 +47,13 @@ public final class DevBroker: @unchecked Sendable {
         self.cluster = cluster
         self.brokerCount = brokers
         self.bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+        // The bootstrap list names the brokers in id order (1, 2, …).
+        let ports = bootstrapServers.split(separator: ",").map { UInt16($0.split(separator: ":").last ?? "") ?? 0 }
+        self.faults = BrokerFaults(cluster: cluster, brokerCount: brokers, ports: ports)
     }
 
     deinit {
+        faults.stop()  // its thread uses the cluster
         rd_kafka_mock_cluster_destroy(cluster)
         rd_kafka_destroy(rk)
     }
@@ -76,22 +80,15 @@ public final class DevBroker: @unchecked Sendable {
         state.withLock { $0.topics[name] = partitions }
     }
 
-    /// Takes one broker (or all, when `broker` is nil) down: connections are closed and refused.
+    /// Takes one broker (or all, when `broker` is nil) down: every request a client sends to it, except
+    /// ApiVersions, closes that client's connection (see `BrokerFaults` for why the listeners stay open).
     public func setDown(_ broker: Int32?) throws(KafkaError) {
-        let id = try brokerID(broker)
-        try check(rd_kafka_mock_broker_set_down(cluster, id), "broker \(broker.map(String.init) ?? "all") down")
-        state.withLock { s in
-            if id == -1 { s.down = Set(1...Int32(brokerCount)) } else { s.down.insert(id) }
-        }
+        faults.setDown(try brokerID(broker))
     }
 
     /// Brings one broker (or all) back up.
     public func setUp(_ broker: Int32?) throws(KafkaError) {
-        let id = try brokerID(broker)
-        try check(rd_kafka_mock_broker_set_up(cluster, id), "broker \(broker.map(String.init) ?? "all") up")
-        state.withLock { s in
-            if id == -1 { s.down.removeAll() } else { s.down.remove(id) }
-        }
+        faults.setUp(try brokerID(broker))
     }
 
     /// Adds `ms` milliseconds of round-trip latency to one broker (or all).
@@ -120,8 +117,9 @@ public final class DevBroker: @unchecked Sendable {
 
     /// One line describing the cluster: bootstrap list, brokers down, latency, topics created here.
     public func status() -> String {
-        state.withLock { s in
-            let down = s.down.sorted().map(String.init).joined(separator: ",")
+        let downSet = faults.down
+        return state.withLock { s in
+            let down = downSet.sorted().map(String.init).joined(separator: ",")
             let rtt = s.rttMs.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)ms" }.joined(separator: ",")
             let topics = s.topics.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
             return "bootstrap=\(bootstrapServers) brokers=\(brokerCount) down=\(down.isEmpty ? "none" : down) "

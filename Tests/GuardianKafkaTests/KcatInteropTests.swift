@@ -14,10 +14,10 @@ import Testing
         _ = try await control.send("topic \(topic) 3 3")
 
         let lines = (0..<50).map { "SYM\($0 % 5):{\"n\":\($0)}" }.joined(separator: "\n") + "\n"
-        let produced = try runKcat(["-P", "-b", bootstrap, "-t", topic, "-K:"], stdin: lines)
+        let produced = try await runKcat(["-P", "-b", bootstrap, "-t", topic, "-K:"], stdin: lines)
         #expect(produced.status == 0, "kcat -P: \(produced.stderr)")
 
-        let consumed = try runKcat([
+        let consumed = try await runKcat([
             "-C", "-b", bootstrap, "-G", uniqueName("kcat-group"), "-X", "auto.offset.reset=earliest",
             "-c", "50", "-f", "%k %s\n", topic,
         ])
@@ -27,24 +27,10 @@ import Testing
         #expect(Set(received) == Set((0..<50).map { "SYM\($0 % 5) {\"n\":\($0)}" }))
     }
 
-    struct Output { var status: Int32; var stdout: String; var stderr: String }
-
-    /// Runs kcat with a hard 60 s limit so a hung client cannot hang the suite.
-    func runKcat(_ arguments: [String], stdin: String? = nil) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.arguments = ["60", "kcat"] + arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus,
-                      stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+    /// Runs kcat with a hard 60 s limit (then killed and reported) so a hung client cannot hang the suite.
+    func runKcat(_ arguments: [String], stdin: String? = nil) async throws -> ChildProcess.Result {
+        let r = try await ChildProcess.run("/usr/bin/kcat", arguments, environment: ProcessInfo.processInfo.environment, stdin: stdin, timeout: .seconds(60))
+        if r.timedOut { Issue.record("kcat \(arguments.joined(separator: " ")) ran past 60 s and was killed") }
+        return r
     }
 }

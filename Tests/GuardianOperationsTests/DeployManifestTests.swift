@@ -1,4 +1,5 @@
 import Foundation
+import GuardianTestSupport
 import Testing
 
 /// deploy/ is what operators apply: every YAML and JSON file there must parse, and every metric name its
@@ -24,22 +25,16 @@ import Testing
     }
 
     /// Parses a YAML file (all its documents) with Python's yaml module, a JSON file with Foundation.
-    static func documents(_ url: URL) throws -> [Any] {
+    static func documents(_ url: URL) async throws -> [Any] {
         if url.pathExtension == "json" {
             return [try JSONSerialization.jsonObject(with: try Data(contentsOf: url))]
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import sys, json, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))", url.path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(url.lastPathComponent) does not parse as YAML: \(errors)")
-        return (try? JSONSerialization.jsonObject(with: data) as? [Any]) ?? []
+        let r = try await ChildProcess.run(
+            "/usr/bin/python3",
+            ["-c", "import sys, json, yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))", url.path],
+            environment: ProcessInfo.processInfo.environment, timeout: .seconds(60))
+        #expect(r.status == 0 && !r.timedOut, "\(url.lastPathComponent) does not parse as YAML: \(r.stderr)")
+        return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [Any]) ?? []
     }
 
     /// Every string under a key named `expr` or `query` (PromQL), anywhere in `value`.
@@ -57,14 +52,14 @@ import Testing
         return files.compactMap { $0 as? URL }.filter { ["yaml", "yml", "json"].contains($0.pathExtension) }.sorted { $0.path < $1.path }
     }
 
-    @Test func everyManifestParsesAndEveryMetricItQueriesIsExported() throws {
+    @Test func everyManifestParsesAndEveryMetricItQueriesIsExported() async throws {
         let exported = try Self.exportedMetricNames()
         #expect(exported.contains("guardian_consumer_lag_seconds") && exported.contains("guardian_db_write_seconds_bucket"))
         let files = Self.manifests()
         #expect(files.count >= 9, "\(files.map(\.lastPathComponent))")
         var used: [String: String] = [:]
         for file in files {
-            let docs = try Self.documents(file)
+            let docs = try await Self.documents(file)
             #expect(!docs.isEmpty, "\(file.lastPathComponent) is empty")
             for q in docs.flatMap({ Self.queries(in: $0) }) {
                 for m in q.matches(of: /guardian_[a-z0-9_]+/) { used[String(m.output)] = file.lastPathComponent }
@@ -77,25 +72,25 @@ import Testing
         }
     }
 
-    @Test func theWorkerDeploymentDrainsWithinItsGracePeriodAndIsReadyOnReadyz() throws {
-        let docs = try Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-deployment.yaml"))
+    @Test func theWorkerDeploymentDrainsWithinItsGracePeriodAndIsReadyOnReadyz() async throws {
+        let docs = try await Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-deployment.yaml"))
         let spec = try #require(((docs.first as? [String: Any])?["spec"] as? [String: Any])?["template"] as? [String: Any])["spec"] as? [String: Any]
         let grace = try #require(spec?["terminationGracePeriodSeconds"] as? Int)
         #expect(grace > 20 + 10, "longer than the in-flight write's 20 s plus leaving the group")
         let container = try #require((spec?["containers"] as? [[String: Any]])?.first)
         #expect(((container["readinessProbe"] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String == "/readyz")
-        let pdb = try Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-pdb.yaml")).first as? [String: Any]
+        let pdb = try await Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-pdb.yaml")).first as? [String: Any]
         #expect(pdb?["kind"] as? String == "PodDisruptionBudget")
-        let scaled = try Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-scaledobject.yaml")).first as? [String: Any]
+        let scaled = try await Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-scaledobject.yaml")).first as? [String: Any]
         #expect((scaled?["spec"] as? [String: Any])?["maxReplicaCount"] as? Int == 12, "no more workers than the topic's 12 partitions")
     }
 
     /// Credentials live in Secrets: no ConfigMap holds a password or a URI with one, and no container
     /// gets a secret as a plain `value`.
-    @Test func noSecretSitsInAConfigMapOrAPlainEnvValue() throws {
+    @Test func noSecretSitsInAConfigMapOrAPlainEnvValue() async throws {
         var configMaps = 0
         for file in Self.manifests() where file.path.contains("/kubernetes/") {
-            for case let doc as [String: Any] in try Self.documents(file) {
+            for case let doc as [String: Any] in try await Self.documents(file) {
                 if doc["kind"] as? String == "ConfigMap" {
                     configMaps += 1
                     for (k, v) in doc["data"] as? [String: String] ?? [:] {

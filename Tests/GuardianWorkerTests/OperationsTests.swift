@@ -101,15 +101,10 @@ import Testing
         let f = try await WorkerFixture.make(partitions: 3)
         try await f.publish(count: 300, symbols: 30)
         let committed = try await commit(f, group: f.group, total: 120)
-        let port = try closedLoopbackPort()
-        let exporter = f.workerProcess([])  // for its environment; the arguments are replaced
-        exporter.arguments = ["lag", "--serve", "127.0.0.1:\(port)", "--watch", "1", "--window", "3"]
-        exporter.standardError = FileHandle.nullDevice
-        try exporter.run()
-        defer { if exporter.isRunning { kill(exporter.processIdentifier, SIGKILL) } }
+        let (exporter, port) = try await f.startServing { ["lag", "--serve", "127.0.0.1:\($0)", "--watch", "1", "--window", "3"] }
         var text = ""
         // Window 3 × 1 s: offsets still with lag are STALL after 3 samples, STOP once no commit came for 3 s.
-        try await f.waitUntil("the exporter says STOP", timeout: .seconds(30)) {
+        try await f.waitUntil("the exporter says STOP") {
             guard let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!) else { return false }
             text = String(decoding: data, as: UTF8.self)
             return text.contains(#"guardian_consumer_group_status{group="\#(f.group)",topic="\#(f.topic)"} 4.0"#)
@@ -122,10 +117,9 @@ import Testing
             #expect(text.contains("guardian_consumer_partition_status\(labels) \(expected > 0 ? "4.0" : "0.0")"), "STOP where there is lag, OK where not")
             #expect(text.contains("guardian_consumer_lag_seconds\(labels)"))
         }
-        kill(exporter.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(15)
-        while exporter.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(!exporter.isRunning && exporter.terminationStatus == 0, "SIGTERM stops the exporter cleanly")
+        exporter.signal(SIGTERM)
+        let stopped = try await exporter.wait(timeout: .seconds(60))
+        #expect(!stopped.timedOut && stopped.status == 0, "SIGTERM stops the exporter cleanly: \(stopped.stderr.suffix(2000))")
 
         let watch = try await f.guardian(["lag", "--watch", "1", "--count", "2", "--format", "json"])
         let lines = watch.stdout.split(separator: "\n")

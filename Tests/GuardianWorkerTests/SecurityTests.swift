@@ -67,14 +67,12 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("ca"))
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other-ca",
-                             "-keyout", dir.appendingPathComponent("ca.key").path, "-out", dir.appendingPathComponent("ca.crt").path]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        #expect(openssl.terminationStatus == 0)
+        let openssl = try await ChildProcess.run(
+            "/usr/bin/openssl",
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other-ca",
+             "-keyout", dir.appendingPathComponent("ca.key").path, "-out", dir.appendingPathComponent("ca.crt").path],
+            environment: ProcessInfo.processInfo.environment, timeout: .seconds(60))
+        #expect(openssl.status == 0, "\(openssl.stderr)")
         let foreign = await #expect(throws: PostgresError.self) {
             _ = try await PostgresConnection.connect(PostgresConfiguration(
                 uri: uri(host: "localhost", query: "sslmode=verify-full&sslrootcert=\(dir.appendingPathComponent("ca.crt").path)")))

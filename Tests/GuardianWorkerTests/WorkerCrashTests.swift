@@ -19,14 +19,9 @@ import Testing
         try await f.publish(count: count, symbols: symbols)
 
         // A real `guardian worker` process, told to SIGKILL itself right after its first database commit.
-        let process = f.workerProcess(["--metrics-port", "0", "--batch-max-events", "300", "--test-crash-after-db-commits", "1"])
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == 9, "the worker died by SIGKILL")
+        let process = try f.startWorker(["--metrics-port", "0", "--batch-max-events", "300", "--test-crash-after-db-commits", "1"])
+        let r = try await process.wait(timeout: .seconds(120))
+        #expect(!r.timedOut && r.status == 128 + SIGKILL, "the worker died by its own SIGKILL: \(r.stderr.suffix(2000))")
 
         let afterCrash = try await f.rowCounts().rows
         #expect(afterCrash > 0 && afterCrash < count, "one batch reached the database before the crash (\(afterCrash) rows)")

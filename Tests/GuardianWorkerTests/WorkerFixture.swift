@@ -102,6 +102,12 @@ struct WorkerFixture {
         return ends.allSatisfy { byPartition[$0.topicPartition] == ($0.offset ?? 0) }
     }
 
+    /// True when exactly `rows` rows are stored and the group has committed the end of every partition.
+    func stored(_ rows: Int) async throws -> Bool {
+        guard try await rowCounts().rows == rows else { return false }
+        return try await caughtUp()
+    }
+
     /// The Redis state hash of every symbol: symbol → field → value.
     func redisState(symbols: Int) async throws -> [String: [String: String]] {
         let redis = try await RedisConnection.connect(self.redis)
@@ -115,15 +121,43 @@ struct WorkerFixture {
         return out
     }
 
-    /// A `guardian worker` process (not started) configured for this fixture through the environment,
-    /// as an operator would run it; stdout discarded.
-    func workerProcess(_ arguments: [String]) -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: WorkerCrashTests.guardianBinary)
-        process.arguments = ["worker"] + arguments + sessionProperties.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
-        process.environment = commandEnvironment
-        process.standardOutput = FileHandle.nullDevice
-        return process
+    /// The arguments of a `guardian worker` for this fixture; the rest of its settings come from
+    /// `commandEnvironment`, as an operator would run it.
+    func workerArguments(_ arguments: [String]) -> [String] {
+        ["worker"] + arguments + sessionProperties.flatMap { ["--kafka", "\($0.key)=\($0.value)"] }
+    }
+
+    /// Starts a `guardian worker` for this fixture with `arguments` (no `--metrics-port`).
+    func startWorker(_ arguments: [String], environment: [String: String] = [:]) throws -> Child {
+        try Child(WorkerCrashTests.guardianBinary, workerArguments(arguments), environment: commandEnvironment.merging(environment) { $1 })
+    }
+
+    /// Starts a `guardian worker` serving /metrics on a free loopback port and returns it once it serves.
+    /// The port is picked, then bound by the worker; when another process takes it in between, the worker
+    /// refuses it before joining the group and this starts it again on another port.
+    func startServingWorker(_ arguments: [String], environment: [String: String] = [:]) async throws -> (worker: Child, port: Int) {
+        try await startServing({ workerArguments(["--metrics-port", String($0)] + arguments) }, environment: environment)
+    }
+
+    /// Starts `guardian <arguments(port)>` with the fixture's environment and returns it once it logs that
+    /// it serves /metrics on 127.0.0.1:port; a port taken by another process meanwhile is picked again.
+    func startServing(_ arguments: (Int) -> [String], environment: [String: String] = [:]) async throws -> (worker: Child, port: Int) {
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = try closedLoopbackPort()
+            let child = try Child(WorkerCrashTests.guardianBinary, arguments(port), environment: commandEnvironment.merging(environment) { $1 })
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ContinuousClock.now < deadline {
+                let log = child.stderr
+                if log.contains("serving /metrics") && log.contains("127.0.0.1:\(port)") { return (child, port) }
+                if !child.isRunning { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            lastError = child.stderr
+            guard !child.isRunning, lastError.contains("already in use") else { break }
+        }
+        Issue.record("the worker did not serve /metrics: \(lastError.suffix(2000))")
+        throw CancellationError()
     }
 
     /// The fixture's environment as an operator would export it for `guardian` commands.

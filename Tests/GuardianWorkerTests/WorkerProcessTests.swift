@@ -5,30 +5,14 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import GuardianPostgres
 import GuardianTestSupport
 import Testing
 
 /// `guardian worker` as an operator runs it: a clear error for a busy metrics port, health and
-/// readiness endpoints, SIGTERM drains and exits 0.
+/// readiness endpoints, SIGTERM while a write is in flight drains it, or abandons it past the
+/// shutdown deadline without committing it.
 @Suite struct WorkerProcessTests {
-    func workerProcess(_ f: WorkerFixture, arguments: [String]) -> (Process, Pipe) {
-        let process = f.workerProcess(arguments)
-        let err = Pipe()
-        process.standardError = err
-        return (process, err)
-    }
-
-    func waitForExit(_ p: Process, within timeout: Duration) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while p.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        if p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            return false
-        }
-        return true
-    }
-
     func get(_ url: String) async -> (status: Int, body: String)? {
         guard let (data, response) = try? await URLSession.shared.data(from: URL(string: url)!) else { return nil }
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
@@ -37,21 +21,17 @@ import Testing
     @Test func aBusyMetricsPortFailsBeforeJoiningWithTheAddressAndTheSetting() async throws {
         let f = try await WorkerFixture.make(partitions: 2)
         let busy = try SilentServer()
-        let (p, err) = workerProcess(f, arguments: ["--metrics-port", String(busy.port)])
-        try p.run()
-        #expect(try await waitForExit(p, within: .seconds(20)), "exits on its own")
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus != 0)
-        #expect(text.contains("127.0.0.1:\(busy.port)") && text.contains("GUARDIAN_METRICS_PORT") && text.contains("already in use"), "\(text)")
+        let p = try f.startWorker(["--metrics-port", String(busy.port)])
+        let r = try await p.wait(timeout: .seconds(60))
+        #expect(!r.timedOut, "exits on its own")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("127.0.0.1:\(busy.port)") && r.stderr.contains("GUARDIAN_METRICS_PORT") && r.stderr.contains("already in use"), "\(r.stderr)")
         try await f.database.drop()
     }
 
-    @Test func readinessThenSigtermDrainsCommitsAndExitsZero() async throws {
+    @Test func healthReadinessAndMetricsOfARunningWorkerThenSigtermExitsZero() async throws {
         let f = try await WorkerFixture.make(partitions: 3)
-        let port = try closedLoopbackPort()
-        let (p, _) = workerProcess(f, arguments: ["--metrics-port", String(port)])
-        try p.run()
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let (p, port) = try await f.startServingWorker([])
         try await f.publish(count: 900, symbols: 9)
         try await f.waitUntil("every event stored and committed") {
             let rows = try await f.rowCounts().rows
@@ -60,7 +40,7 @@ import Testing
         }
         #expect(await get("http://127.0.0.1:\(port)/healthz")?.status == 200)
         var ready: (status: Int, body: String)?
-        try await f.waitUntil("ready", timeout: .seconds(20)) {
+        try await f.waitUntil("ready", timeout: .seconds(60)) {
             ready = await get("http://127.0.0.1:\(port)/readyz")
             return ready?.status == 200
         }
@@ -73,11 +53,89 @@ import Testing
         let metrics = await get("http://127.0.0.1:\(port)/metrics")?.body ?? ""
         #expect(metrics.contains(#"guardian_component_up{component="database"} 1"#), "component gauges exported")
 
-        kill(p.processIdentifier, SIGTERM)
-        #expect(try await waitForExit(p, within: .seconds(30)), "SIGTERM drains within the shutdown deadline")
-        #expect(p.terminationReason == .exit && p.terminationStatus == 0)
-        #expect(try await f.caughtUp(), "everything durable is committed")
+        p.signal(SIGTERM)
+        let r = try await p.wait(timeout: .seconds(90))
+        #expect(!r.timedOut && r.status == 0, "exit \(r.status): \(r.stderr.suffix(2000))")
         try await f.cleanUp(symbols: 9)
+    }
+
+    /// Holds the worker's next write with a lock on the events table from another session, and waits
+    /// until the worker's write is waiting on it: a write is in flight.
+    func holdTheNextWrite(_ f: WorkerFixture) async throws -> PostgresConnection {
+        let blocker = try await PostgresConnection.connect(f.database.configuration)
+        _ = try await blocker.execute("BEGIN; LOCK TABLE guardian_events IN EXCLUSIVE MODE")
+        return blocker
+    }
+
+    func waitForABlockedWrite(_ f: WorkerFixture) async throws {
+        let db = try await PostgresConnection.connect(f.database.configuration)
+        try await f.waitUntil("the worker's write waits on the lock") {
+            try await db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").scalar != "0"
+        }
+    }
+
+    func committedTotal(_ f: WorkerFixture) async throws -> Int64 {
+        try await f.committedOffsets().reduce(0) { $0 + ($1.offset ?? 0) }
+    }
+
+    /// SIGTERM arrives while a write is held in the database: the worker waits for it (within its
+    /// shutdown deadline), commits exactly what became durable, leaves the group and exits 0.
+    @Test func sigtermWhileAWriteIsInFlightDrainsItCommitsAndExitsZero() async throws {
+        let f = try await WorkerFixture.make(partitions: 3)
+        let p = try f.startWorker(["--metrics-port", "0", "--shutdown-timeout-seconds", "60"])
+        try await f.publish(count: 300, symbols: 6)
+        try await f.waitUntil("the first 300 stored and committed") { try await f.stored(300) }
+
+        let blocker = try await holdTheNextWrite(f)
+        try await f.publish(count: 600, symbols: 6, seqOffset: 1000)
+        try await waitForABlockedWrite(f)
+        p.signal(SIGTERM)
+        // The worker is draining; nothing past what is durable may be committed meanwhile.
+        try await Task.sleep(for: .seconds(1))
+        #expect(p.isRunning, "it waits for the in-flight write")
+        #expect(try await committedTotal(f) == 300, "nothing committed while the write is held")
+        _ = try await blocker.execute("COMMIT")
+
+        let r = try await p.wait(timeout: .seconds(90))
+        #expect(!r.timedOut && r.status == 0, "exit \(r.status): \(r.stderr.suffix(2000))")
+        let stored = try await f.rowCounts()
+        #expect(stored.rows == stored.distinct)
+        #expect(try await committedTotal(f) == Int64(stored.rows), "committed exactly what is stored (\(stored.rows) rows)")
+        #expect(stored.rows > 300, "the held write was finished, not dropped")
+        // Whatever was consumed after the drained batch is read again by the next worker: nothing lost.
+        let q = try f.startWorker(["--metrics-port", "0"])
+        try await f.waitUntil("a restarted worker stores the rest") { try await f.stored(900) }
+        q.signal(SIGTERM)
+        #expect(try await q.wait(timeout: .seconds(90)).status == 0)
+        #expect(try await f.rowCounts() == (900, 900))
+        try await f.cleanUp(symbols: 6)
+    }
+
+    /// SIGTERM while a write is held past the shutdown deadline: the write is abandoned, nothing of it is
+    /// committed, the worker exits; once the lock is gone a new worker stores every event exactly once.
+    @Test func sigtermPastTheShutdownDeadlineAbandonsTheWriteAndCommitsNothingOfIt() async throws {
+        let f = try await WorkerFixture.make(partitions: 3)
+        let p = try f.startWorker(["--metrics-port", "0", "--shutdown-timeout-seconds", "2"])
+        try await f.publish(count: 300, symbols: 6)
+        try await f.waitUntil("the first 300 stored and committed") { try await f.stored(300) }
+
+        let blocker = try await holdTheNextWrite(f)
+        try await f.publish(count: 600, symbols: 6, seqOffset: 1000)
+        try await waitForABlockedWrite(f)
+        p.signal(SIGTERM)
+        let r = try await p.wait(timeout: .seconds(90))
+        #expect(!r.timedOut, "the shutdown deadline ends the wait")
+        #expect(r.stderr.contains("abandoning"), "\(r.stderr.suffix(2000))")
+        #expect(try await committedTotal(f) == 300, "nothing of the abandoned write was committed")
+        _ = try await blocker.execute("ROLLBACK")
+        #expect(try await f.rowCounts().rows == 300, "and none of it was stored")
+
+        let q = try f.startWorker(["--metrics-port", "0"])
+        try await f.waitUntil("a restarted worker stores the rest") { try await f.stored(900) }
+        q.signal(SIGTERM)
+        #expect(try await q.wait(timeout: .seconds(90)).status == 0)
+        #expect(try await f.rowCounts() == (900, 900))
+        try await f.cleanUp(symbols: 6)
     }
 
     /// Issue 10, what was seen: against a Redis with a password the worker logged "connected", then
@@ -86,19 +144,11 @@ import Testing
     /// /readyz shows it. At debug level, no secret it was given appears in its log.
     @Test func aRefusedRedisPasswordIsSaidClearlyPersistenceGoesOnAndNoSecretIsLogged() async throws {
         let f = try await WorkerFixture.make(partitions: 2)
-        let port = try closedLoopbackPort()
         let redisSecret = "redis-\(UInt64.random(in: 0...UInt64.max))"
         let saslSecret = "sasl-\(UInt64.random(in: 0...UInt64.max))"
         let pgPassword = try #require(URLComponents(string: f.database.uri)?.password)
-        let p = f.workerProcess(["--metrics-port", String(port), "--log-level", "debug", "--kafka", "sasl.password=\(saslSecret)"])
-        p.environment?["REDIS_PASSWORD"] = redisSecret
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("worker-log"))
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        p.standardError = try FileHandle(forWritingTo: log)
-        p.standardOutput = p.standardError
-        try p.run()
-        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let (p, port) = try await f.startServingWorker(["--log-level", "debug", "--kafka", "sasl.password=\(saslSecret)"],
+                                                       environment: ["REDIS_PASSWORD": redisSecret])
         try await f.publish(count: 400, symbols: 8)
         try await f.waitUntil("every event stored and committed without Redis") {
             let rows = try await f.rowCounts().rows
@@ -115,9 +165,10 @@ import Testing
         #expect(json["cache_stale"] as? Bool == true)
         let metrics = await get("http://127.0.0.1:\(port)/metrics")?.body ?? ""
         #expect(metrics.contains("guardian_component_up"))
-        kill(p.processIdentifier, SIGTERM)
-        #expect(try await waitForExit(p, within: .seconds(30)))
-        let text = try String(contentsOf: log, encoding: .utf8)
+        p.signal(SIGTERM)
+        let r = try await p.wait(timeout: .seconds(90))
+        #expect(!r.timedOut && r.status == 0)
+        let text = r.stdout + r.stderr
         #expect(text.contains("Redis refused to authenticate") && text.contains("REDIS_PASSWORD"), "an error an operator can act on")
         #expect(text.contains("debug"), "a debug-level log was written")
         for (name, secret) in [("the Redis password", redisSecret), ("sasl.password", saslSecret), ("the PostgreSQL password", pgPassword)] {
