@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 SWIFT ?= swift
 export GUARDIAN_RUN_DIR ?= $(CURDIR)/.run
+# Quoted wherever a path is used: a checkout path may hold spaces.
 
 .PHONY: help deps build release test run bench chaos stack-up stack-down stack-status clean
 
@@ -27,23 +28,23 @@ release: deps
 
 # The stack is stopped even when the tests fail; the exit status is the tests'.
 test: build
-	GUARDIAN_BIN=$(CURDIR)/.build/debug/guardian scripts/with-stack.sh $(SWIFT) test --skip-build
+	GUARDIAN_BIN="$(CURDIR)/.build/debug/guardian" scripts/with-stack.sh $(SWIFT) test --skip-build
 
 # Demo knobs: make run DEMO_ARGS="--workers 3 --rate 5000 --duration 30 --symbols 64"
 DEMO_ARGS ?=
 run: release
-	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh $(CURDIR)/.build/release/guardian demo $(DEMO_ARGS)
+	GUARDIAN_BIN="$(CURDIR)/.build/release/guardian" scripts/with-stack.sh "$(CURDIR)/.build/release/guardian" demo $(DEMO_ARGS)
 
 # Figures, not pass/fail: decoder, one worker draining 300,000 events, the database's own floor.
 bench: release
-	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh scripts/bench.sh
+	GUARDIAN_BIN="$(CURDIR)/.build/release/guardian" scripts/with-stack.sh scripts/bench.sh
 
 # The fault suite, printed as figures: make chaos CHAOS_CASES="1 5 9" CHAOS_RATE=1000 CHAOS_DURATION=30
 chaos: release
-	GUARDIAN_BIN=$(CURDIR)/.build/release/guardian scripts/with-stack.sh scripts/chaos.sh
+	GUARDIAN_BIN="$(CURDIR)/.build/release/guardian" scripts/with-stack.sh scripts/chaos.sh
 
 stack-up: build
-	GUARDIAN_BIN=$(CURDIR)/.build/debug/guardian scripts/stack.sh up
+	GUARDIAN_BIN="$(CURDIR)/.build/debug/guardian" scripts/stack.sh up
 
 stack-down:
 	scripts/stack.sh down

@@ -59,6 +59,9 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 
 # Secrets of this stack: random per `up`, kept in $RUN_DIR (git-ignored, mode 600), never in argv
 # (redis-server reads its password from a config file; psql from PGPASSWORD).
+# A value for stack.env, which shells source: single-quoted, so a checkout path may hold spaces.
+shell_quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
 new_secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 start_redis() {
@@ -79,27 +82,27 @@ start_postgres() {
   bindir=$(pg_bindir)
   ver=$(basename "$(dirname "$bindir")")
   port=$(free_port)
-  pgdata="$RUN_DIR/pgdata"
+  # Everything the 'postgres' user reads or writes (data directory, password file, TLS files) lives in
+  # one folder it can reach: inside the run folder when it can, else a private folder under /tmp (a
+  # checkout under a 0700 home, as root's is, is out of its reach).
+  local pghome="$RUN_DIR/pg"
   if [ "$(id -u)" -eq 0 ]; then
     getent passwd postgres >/dev/null || die "user 'postgres' is missing (install the postgresql package: make deps)"
-    # The data directory must be reachable by 'postgres'; fall back to /tmp when the checkout is not.
-    mkdir -p "$pgdata"
-    chown postgres: "$pgdata"
-    if ! runuser -u postgres -- test -w "$pgdata"; then
-      rmdir "$pgdata"
-      pgdata=$(mktemp -d /tmp/guardian-pgdata.XXXXXX)
-      chown postgres: "$pgdata"
+    rm -rf "$pghome"; mkdir -p "$pghome"; chown postgres: "$pghome"; chmod 700 "$pghome"
+    if ! runuser -u postgres -- test -w "$pghome"; then
+      rm -rf "$pghome"
+      pghome=$(mktemp -d /tmp/guardian-pg.XXXXXX)
+      chown postgres: "$pghome"
     fi
   else
-    mkdir -p "$pgdata"
+    rm -rf "$pghome"; mkdir -p "$pghome"; chmod 700 "$pghome"
   fi
-  # Left over from an interrupted run: the data is throwaway.
-  [ -z "$(ls -A "$pgdata" 2>/dev/null)" ] || { log "removing a stale $pgdata"; rm -rf "$pgdata"; mkdir -p "$pgdata"; [ "$(id -u)" -ne 0 ] || chown postgres: "$pgdata"; }
-  echo "$pgdata" > "$RUN_DIR/pgdata.path"
+  pgdata="$pghome/data"
+  echo "$pghome" > "$RUN_DIR/pghome.path"
   # Password authentication (scram-sha-256) over TCP, as production runs it; the socket (local admin
   # only, in pgdata) stays trust.
   PG_PASSWORD=$(new_secret)
-  local pwfile="$RUN_DIR/pg.pwfile"
+  local pwfile="$pghome/pwfile"
   ( umask 077; printf '%s\n' "$PG_PASSWORD" > "$pwfile" )
   [ "$(id -u)" -ne 0 ] || chown postgres: "$pwfile"
   as_pg "$bindir/initdb" -D "$pgdata" -U guardian --auth-local=trust --auth-host=scram-sha-256 --pwfile="$pwfile" \
@@ -208,7 +211,7 @@ REDIS_PORT=$REDIS_PORT
 REDIS_PASSWORD=$REDIS_PASSWORD
 TIMESCALEDB_URI=postgresql://guardian:$PG_PASSWORD@127.0.0.1:$PG_PORT/guardian
 GUARDIAN_STORAGE_MODE=$STORAGE_MODE
-GUARDIAN_STACK_CA=$RUN_DIR/tls/ca.crt
+GUARDIAN_STACK_CA=$(shell_quote "$RUN_DIR/tls/ca.crt")
 ENV
   chmod 600 "$ENV_FILE"
   log "up; environment in $ENV_FILE"
@@ -226,15 +229,17 @@ stop_pid() {  # stop_pid NAME PID: TERM, wait up to 15 s, then KILL
 down() {
   local pid pgdata
   pid=$(pidfile_pid "$RUN_DIR/dev-broker.pid"); [ -n "$pid" ] && stop_pid dev-broker "$pid"
-  pgdata=$(cat "$RUN_DIR/pgdata.path" 2>/dev/null || true)
+  local pghome
+  pghome=$(cat "$RUN_DIR/pghome.path" 2>/dev/null || true)
+  pgdata=${pghome:+$pghome/data}
   if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
     as_pg "$(pg_bindir)/pg_ctl" -D "$pgdata" -m fast -w -t 30 stop >/dev/null 2>&1 && log "stopped PostgreSQL" \
       || { pid=$(pidfile_pid "$pgdata/postmaster.pid"); [ -n "$pid" ] && stop_pid postgres "$pid"; }
   fi
   pid=$(pidfile_pid "$RUN_DIR/redis.pid"); [ -n "$pid" ] && stop_pid redis-server "$pid"
   # Data is throwaway: the next `up` starts clean. Logs stay for a look after a failed run.
-  [ -n "$pgdata" ] && rm -rf "$pgdata"
-  rm -f "$RUN_DIR"/{dev-broker.pid,redis.pid,postgres.pid,pgdata.path,kafka.bootstrap,kafka.control,stack.env,dump.rdb}
+  [ -n "$pghome" ] && rm -rf "$pghome"
+  rm -f "$RUN_DIR"/{dev-broker.pid,redis.pid,postgres.pid,pghome.path,kafka.bootstrap,kafka.control,stack.env,dump.rdb}
   return 0
 }
 

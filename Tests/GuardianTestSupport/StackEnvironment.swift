@@ -16,7 +16,12 @@ public struct StackEnvironment: Sendable {
         if let text = try? String(contentsOf: file, encoding: .utf8) {
             for line in text.split(separator: "\n") {
                 guard let eq = line.firstIndex(of: "=") else { continue }
-                values[String(line[..<eq])] = String(line[line.index(after: eq)...])
+                var value = String(line[line.index(after: eq)...])
+                // Single-quoted as a shell reads it (paths may hold spaces).
+                if value.count >= 2 && value.hasPrefix("'") && value.hasSuffix("'") {
+                    value = String(value.dropFirst().dropLast()).replacingOccurrences(of: #"'\''"#, with: "'")
+                }
+                values[String(line[..<eq])] = value
             }
         }
         for (k, v) in ProcessInfo.processInfo.environment where !v.isEmpty { values[k] = v }
