@@ -302,6 +302,12 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     /// The partitions currently assigned to this consumer.
+    /// The group's rebalance protocol as librdkafka reports it: "EAGER", "COOPERATIVE", or "NONE"
+    /// before the consumer has joined a group.
+    public func rebalanceProtocol() async throws -> String {
+        try await onThread { rk in rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } ?? "NONE" }
+    }
+
     public func assignment() async throws -> [TopicPartition] {
         return try await onThread { rk in
             var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?

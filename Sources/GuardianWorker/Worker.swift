@@ -36,6 +36,8 @@ public final class Worker: Service, Sendable {
         public var deadLettered = 0
         public var batches = 0
         public var commits = 0
+        /// Offset commits Kafka refused (kept pending and retried).
+        public var commitFailures = 0
         /// Partitions that started from `guardian_checkpoints` because their committed offset was unusable.
         public var checkpointRestores = 0
         /// Database write attempts that failed and were retried.
@@ -180,15 +182,17 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    /// Waits for `task` up to `timeout`; true when it finished.
+    /// Waits for `task` up to `timeout`; true when it finished. Not a task group: a group waits for all
+    /// of its children, and awaiting `task.value` ignores cancellation, so a write blocked in the
+    /// database (or a close with no broker) held SIGTERM's shutdown deadline open for as long as it hung.
     private func finishes<T: Sendable>(_ task: Task<T, Never>, within timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { _ = await task.value; return true }
-            group.addTask { try? await Task.sleep(for: timeout); return false }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        let done = DoneFlag()
+        Task { _ = await task.value; done.isSet.store(true, ordering: .releasing) }  // ends with `task`; nothing waits for it
+        let deadline = ContinuousClock.now + timeout
+        while !done.isSet.load(ordering: .acquiring) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
+        return done.isSet.load(ordering: .acquiring)
     }
 
     // MARK: the writer loop
@@ -254,6 +258,7 @@ public final class Worker: Service, Sendable {
                 } catch {
                     // Kept pending: retried on the next round. A lost partition drops out of the tracker.
                     metrics.commitFailures.increment()
+                    stats.withLock { $0.commitFailures += 1 }
                     logger.warning("offset commit failed; will retry", metadata: ["error": "\(error)"])
                 }
             }
@@ -334,8 +339,9 @@ public final class Worker: Service, Sendable {
         case .revoked(let tps):
             // Finish the in-flight batch first when it holds revoked partitions, so what it makes durable
             // is committed before the partitions move — unless the database is failing (waiting would
-            // hold up the whole group); its events are then redelivered to the next owner, idempotently.
-            if let write = currentWrite.withLock({ $0 }), !write.isFailing,
+            // hold up the whole group), or shutdown has abandoned it (its deadline passed); its events are
+            // then redelivered to the next owner, idempotently.
+            if let write = currentWrite.withLock({ $0 }), !write.isFailing, !abandonWrites.load(ordering: .relaxed),
                !Set(tps).isDisjoint(with: write.batch.decoded.nextOffsets.keys) {
                 _ = write.wait(timeout: .seconds(30))
             }
@@ -427,4 +433,9 @@ public final class Worker: Service, Sendable {
             }
         }
     }
+}
+
+/// Set once by whoever finishes; read by a waiter that polls it.
+private final class DoneFlag: Sendable {
+    let isSet = Atomic<Bool>(false)
 }

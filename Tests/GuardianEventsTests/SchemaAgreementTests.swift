@@ -17,8 +17,11 @@ import Testing
     func loadSchema() throws -> Schema {
         let data = try Data(contentsOf: Self.schemaURL)
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        return Schema(required: Set(root["required"] as? [String] ?? []),
-                      properties: root["properties"] as? [String: [String: Any]] ?? [:])
+        // A schema without these would let every check below pass on nothing.
+        let required = try #require(root["required"] as? [String], "the schema lists its required fields")
+        let properties = try #require(root["properties"] as? [String: [String: Any]], "the schema declares its properties")
+        try #require(properties.count >= required.count && !required.isEmpty)
+        return Schema(required: Set(required), properties: properties)
     }
 
     /// A valid event as a JSON object (Foundation types).

@@ -22,13 +22,11 @@ import Testing
         #expect(throws: KafkaError.self) { _ = try KafkaConsumer(configuration: KafkaConfiguration(bootstrapServers: "127.0.0.1:1"), groupID: "") }
     }
 
-    @Test func unreachableBrokerTimesOutWithinTheGivenBound() async throws {
+    @Test func anUnreachableBrokerIsARetriableErrorAndAFlushTimesOut() async throws {
         let port = try closedLoopbackPort()
         let config = KafkaConfiguration(bootstrapServers: "127.0.0.1:\(port)")
         let admin = try KafkaAdmin(configuration: config)
-        let start = ContinuousClock.now
         let error = await #expect(throws: KafkaError.self) { _ = try await admin.metadata(timeout: .seconds(2)) }
-        #expect(ContinuousClock.now - start < .seconds(10))
         #expect(error?.isRetriable == true, "\(String(describing: error))")
 
         let producer = try KafkaProducer(configuration: config)

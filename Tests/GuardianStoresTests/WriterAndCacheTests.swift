@@ -53,9 +53,11 @@ func sampleEvents(count: Int, symbols: Int, seqBase: Int64 = 0) -> [StoredEvent]
 }
 
 @Suite struct StateCacheTests {
+    /// On a Redis of its own: it flushes the script cache, which on the shared Redis would pull the
+    /// script from under the workers of other tests.
     @Test func keepsTheNewestEventPerSymbolAndNeverMovesBack() async throws {
-        let env = StackEnvironment.shared
-        let redis = try await RedisConnection.connect(RedisConfiguration(host: try env.redisHost, port: try env.redisPort, password: try env.redisPassword))
+        let server = try await PrivateRedis()
+        let redis = try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: server.port))
         let cache = StateCache(connection: redis)
         let symbol = uniqueName("S")
         let base = GuardianEvent(eventID: .random(), symbol: symbol, seq: 5, ts: 1_000, kind: .position,

@@ -116,3 +116,18 @@ public final class Child: @unchecked Sendable {
         return ChildProcess.Result(status: code, stdout: stdout, stderr: stderr, timedOut: timedOut)
     }
 }
+
+/// Runs `body` and waits for it for at most `deadline` (generous: a bound on hanging, not a speed
+/// target). Returns its result, or nil when it had not finished by then; the caller records the issue.
+public func finishes<T: Sendable>(within deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+    let task = Task { try await body() }
+    let done = Mutex(false)
+    let watcher = Task {
+        _ = try? await task.value
+        done.withLock { $0 = true }
+    }
+    let end = ContinuousClock.now + deadline
+    while !done.withLock({ $0 }) && ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(20)) }
+    guard done.withLock({ $0 }) else { watcher.cancel(); return nil }
+    return try await task.value
+}

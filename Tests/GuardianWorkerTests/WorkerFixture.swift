@@ -26,10 +26,17 @@ struct WorkerFixture {
     let redis: RedisConfiguration
     let symbolPrefix: String
 
-    static func make(partitions: Int = 6) async throws -> WorkerFixture {
+    /// A fixture on the stack's dev broker, or on `broker` (a cluster of the test's own, whose faults
+    /// cannot disturb other tests).
+    static func make(partitions: Int = 6, broker: DevBroker? = nil) async throws -> WorkerFixture {
         let env = StackEnvironment.shared
         let topic = uniqueName("events")
-        _ = try await DevBrokerControlClient(address: try env.devBrokerControl).send("topic \(topic) \(partitions) 3")
+        if let broker {
+            try broker.createTopic(topic, partitions: partitions, replicationFactor: 3)
+            try broker.createTopic("\(topic).dlq", partitions: 1, replicationFactor: 3)
+        } else {
+            _ = try await DevBrokerControlClient(address: try env.devBrokerControl).send("topic \(topic) \(partitions) 3")
+        }
         let database = try await TemporaryDatabase.create()
         let db = try await PostgresConnection.connect(database.configuration)
         _ = try await Migrator(connection: db, schemas: schemasURL, settings: StorageSettings(), logger: Logger(label: "test")).migrate()
@@ -37,7 +44,7 @@ struct WorkerFixture {
             topic: topic, group: uniqueName("workers"), partitions: partitions, database: database,
             // A short session timeout: the dev broker holds a group's rebalance for the session timeout of
             // members that left or died, and the tests start and stop members in the same group.
-            kafka: KafkaConfiguration(bootstrapServers: try env.kafkaBootstrapServers, properties: sessionProperties),
+            kafka: KafkaConfiguration(bootstrapServers: try broker?.bootstrapServers ?? env.kafkaBootstrapServers, properties: sessionProperties),
             redis: RedisConfiguration(host: try env.redisHost, port: try env.redisPort, password: try env.redisPassword),
             symbolPrefix: String(UInt32.random(in: 0...UInt32.max), radix: 36).uppercased())
     }

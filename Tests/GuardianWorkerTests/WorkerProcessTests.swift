@@ -90,9 +90,10 @@ import Testing
         try await f.publish(count: 600, symbols: 6, seqOffset: 1000)
         try await waitForABlockedWrite(f)
         p.signal(SIGTERM)
-        // The worker is draining; nothing past what is durable may be committed meanwhile.
-        try await Task.sleep(for: .seconds(1))
-        #expect(p.isRunning, "it waits for the in-flight write")
+        // The worker is draining; nothing past what is durable may be committed meanwhile. 5 s is past the
+        // 2 s a worker still gives an abandoned write, so a worker that did not wait would be gone by now.
+        try await Task.sleep(for: .seconds(5))
+        #expect(p.isRunning, "it waits for the in-flight write (shutdown deadline 60 s)")
         #expect(try await committedTotal(f) == 300, "nothing committed while the write is held")
         _ = try await blocker.execute("COMMIT")
 
