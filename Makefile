@@ -5,11 +5,12 @@ SWIFT ?= swift
 export GUARDIAN_RUN_DIR ?= $(CURDIR)/.run
 # Quoted wherever a path is used: a checkout path may hold spaces.
 
-.PHONY: help deps build release test run bench chaos stack-up stack-down stack-status clean
+.PHONY: help deps build release test test-soak run bench chaos stack-up stack-down stack-status clean
 
 help:
 	@echo "make run         build (release), start the local stack, run the demo (simulated engine, 3 workers), stop the stack"
 	@echo "make test        install what is missing, build, start the local stack, run all tests, stop it"
+	@echo "make test-soak   make test N times (N=3), each in a fresh clone under a private directory; pass/fail and the slowest tests"
 	@echo "make bench       release build; decoder and worker throughput against the database floor (figures)"
 	@echo "make chaos       release build; the worker fault suite (Redis, PostgreSQL, brokers, kill -9, poison...) as figures"
 	@echo "make deps        apt-install the Debian packages the build and the stack need (as root)"
@@ -29,6 +30,11 @@ release: deps
 # The stack is stopped even when the tests fail; the exit status is the tests'.
 test: build
 	GUARDIAN_BIN="$(CURDIR)/.build/debug/guardian" scripts/with-stack.sh $(SWIFT) test --skip-build
+
+# Flakes show only over many runs: N fresh clones (HEAD), each a full make test. make test-soak N=5
+N ?= 3
+test-soak:
+	scripts/test-soak.sh $(N)
 
 # Demo knobs: make run DEMO_ARGS="--workers 3 --rate 5000 --duration 30 --symbols 64"
 DEMO_ARGS ?=

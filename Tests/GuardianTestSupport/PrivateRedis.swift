@@ -7,24 +7,19 @@ import Synchronization
 /// A redis-server of one test's own on a loopback port (no persistence), so a test can kill it
 /// and start it again empty without touching the shared stack. Stopped (SIGKILL) when released.
 ///
-/// Its port is below the kernel's ephemeral range (`ip_local_port_range`), which every bind to port 0
-/// and every outgoing connection draws from, and no other `PrivateRedis` of this process holds it: so
-/// nothing else takes the port while the server is down between `kill()` and `start()`.
+/// Its port comes from `closedLoopbackPort()`'s range (below the ephemeral ports, never handed out
+/// twice): nothing else takes it while the server is down between `kill()` and `start()`.
 public final class PrivateRedis: @unchecked Sendable {
     public let port: Int
     private let child = Mutex<Child?>(nil)
-    private static let portsInUse = Mutex<Set<Int>>([])
 
     /// Starts redis-server on a free port and waits until it answers.
     public init() async throws {
-        port = try Self.reservePort()
-        do { try await start() } catch { Self.portsInUse.withLock { _ = $0.remove(port) }; throw error }
+        port = try LoopbackPorts.reserve()  // never handed out again in this process: nobody takes it while down
+        try await start()
     }
 
-    deinit {
-        kill()
-        Self.portsInUse.withLock { _ = $0.remove(port) }
-    }
+    deinit { kill() }
 
     /// Starts (again) on the same port, empty.
     public func start() async throws {
@@ -45,37 +40,6 @@ public final class PrivateRedis: @unchecked Sendable {
         guard let p else { return }
         p.signal(SIGKILL)
         while p.isRunning { usleep(10_000) }
-    }
-
-    /// A free port below the ephemeral range that no other instance holds.
-    static func reservePort() throws -> Int {
-        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
-            .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) } ?? []
-        let ephemeralStart = range.first ?? 32768
-        let low = 10_000, high = max(low + 1000, ephemeralStart) - 1
-        for _ in 0..<200 {
-            let candidate = Int.random(in: low...high)
-            let taken = portsInUse.withLock { used in
-                if used.contains(candidate) || !canBind(port: candidate) { return true }
-                used.insert(candidate)
-                return false
-            }
-            if !taken { return candidate }
-        }
-        throw PrivateServerError(message: "no free loopback port between \(low) and \(high)")
-    }
-
-    static func canBind(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 
     static var binary: String {

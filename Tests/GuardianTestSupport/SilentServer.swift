@@ -31,9 +31,3 @@ public final class SilentServer: @unchecked Sendable {
 }
 
 struct SilentServerError: Error {}
-
-/// A loopback port with nothing listening on it (bound, then released).
-public func closedLoopbackPort() throws -> Int {
-    let server = try SilentServer()
-    return server.port  // closed when `server` is released at the end of this function
-}
