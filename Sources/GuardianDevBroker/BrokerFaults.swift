@@ -1,8 +1,5 @@
 import CRdKafka
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 
 /// Brokers "down" and "up" for the dev broker, without ever closing a listening socket.
@@ -130,30 +127,10 @@ final class BrokerFaults: @unchecked Sendable {
         }
     }
 
-    /// Shuts down every connection accepted on a down broker's port (the mock then closes it). Only
-    /// server-side sockets: their local port is the broker's, and they are not the listener.
+    /// Shuts down every connection accepted on a down broker's port.
     private func severConnections() {
         let down = state.withLock { $0.down }
-        let severed = Set(down.compactMap { ports.indices.contains(Int($0) - 1) ? ports[Int($0) - 1] : nil })
-        guard !severed.isEmpty, let dir = opendir("/proc/self/fd") else { return }
-        defer { closedir(dir) }
-        let own = dirfd(dir)
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let fd = Int32(name), fd != own else { continue }
-            var st = stat()
-            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else { continue }
-            var addr = sockaddr_in()
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let named = withUnsafeMutablePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            guard named == 0, addr.sin_family == sa_family_t(AF_INET), severed.contains(UInt16(bigEndian: addr.sin_port)) else { continue }
-            var listening: Int32 = 0
-            var size = socklen_t(MemoryLayout<Int32>.size)
-            guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0, listening == 0 else { continue }
-            shutdown(fd, Int32(SHUT_RDWR))
-        }
+        AcceptedConnections.shutDown(localPorts: Set(down.compactMap { ports.indices.contains(Int($0) - 1) ? ports[Int($0) - 1] : nil }))
     }
 
     private func startTopUpThread() {

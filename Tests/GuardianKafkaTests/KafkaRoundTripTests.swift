@@ -116,7 +116,6 @@ import Testing
         }
         for _ in 0..<15 { _ = try await second.poll(maxMessages: 10, timeout: .milliseconds(100)) }
         #expect(try await second.assignment().isEmpty, "still waiting for its first assignment")
-        #expect(try await second.rebalanceProtocol() == "COOPERATIVE")
         try await second.close()
         keepPolling.cancel()
         _ = await keepPolling.value

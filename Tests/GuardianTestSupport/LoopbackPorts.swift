@@ -32,7 +32,10 @@ enum LoopbackPorts {
         throw PrivateServerError(message: "no free loopback port between \(low) and \(high)")
     }
 
-    static func canBind(port: Int) -> Bool {
+    static func canBind(port: Int) -> Bool { onLoopbackSocket(port: port, bind) }
+
+    /// Opens a TCP socket, calls `operation` (bind or connect) with 127.0.0.1:`port`, closes it; true on success.
+    static func onLoopbackSocket(port: Int, _ operation: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -41,7 +44,7 @@ enum LoopbackPorts {
         addr.sin_port = UInt16(port).bigEndian
         addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
         return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { operation(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         } == 0
     }
 }

@@ -59,19 +59,33 @@ import Testing
         try await f.cleanUp(symbols: 9)
     }
 
-    /// Holds the worker's next write with a lock on the events table from another session, and waits
-    /// until the worker's write is waiting on it: a write is in flight.
-    func holdTheNextWrite(_ f: WorkerFixture) async throws -> PostgresConnection {
+    /// A `guardian worker` (3 partitions) that stored and committed 300 events, then whose next write (of
+    /// 600 more) waits on a lock that `blocker` holds on the events table from another session.
+    func aWorkerWithAHeldWrite(shutdownTimeoutSeconds: Int) async throws -> (WorkerFixture, Child, PostgresConnection) {
+        let f = try await WorkerFixture.make(partitions: 3)
+        let p = try f.startWorker(["--metrics-port", "0", "--shutdown-timeout-seconds", String(shutdownTimeoutSeconds)])
+        try await f.publish(count: 300, symbols: 6)
+        try await f.waitUntil("the first 300 stored and committed") { try await f.stored(300) }
         let blocker = try await PostgresConnection.connect(f.database.configuration)
         _ = try await blocker.execute("BEGIN; LOCK TABLE guardian_events IN EXCLUSIVE MODE")
-        return blocker
-    }
-
-    func waitForABlockedWrite(_ f: WorkerFixture) async throws {
+        try await f.publish(count: 600, symbols: 6, seqOffset: 1000)
         let db = try await PostgresConnection.connect(f.database.configuration)
         try await f.waitUntil("the worker's write waits on the lock") {
             try await db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").scalar != "0"
         }
+        return (f, p, blocker)
+    }
+
+    /// A new worker of the group stores what is left: `total` rows, each event once, all committed.
+    func aRestartedWorkerStoresEveryEventOnce(_ f: WorkerFixture, total: Int) async throws {
+        let worker = try f.startWorker(["--metrics-port", "0"])
+        // Running (it owns partitions) before anything is judged: the rest may already be stored.
+        try await f.waitUntil("the restarted worker is assigned partitions") { worker.stderr.contains("partitions assigned") || !worker.isRunning }
+        try await f.waitUntil("a restarted worker stores the rest") { try await f.stored(total) }
+        worker.signal(SIGTERM)
+        let r = try await worker.wait(timeout: .seconds(90))
+        #expect(!r.timedOut && r.status == 0, "exit \(r.status): \(r.stderr.suffix(2000))")
+        #expect(try await f.rowCounts() == (total, total))
     }
 
     func committedTotal(_ f: WorkerFixture) async throws -> Int64 {
@@ -81,14 +95,7 @@ import Testing
     /// SIGTERM arrives while a write is held in the database: the worker waits for it (within its
     /// shutdown deadline), commits exactly what became durable, leaves the group and exits 0.
     @Test func sigtermWhileAWriteIsInFlightDrainsItCommitsAndExitsZero() async throws {
-        let f = try await WorkerFixture.make(partitions: 3)
-        let p = try f.startWorker(["--metrics-port", "0", "--shutdown-timeout-seconds", "60"])
-        try await f.publish(count: 300, symbols: 6)
-        try await f.waitUntil("the first 300 stored and committed") { try await f.stored(300) }
-
-        let blocker = try await holdTheNextWrite(f)
-        try await f.publish(count: 600, symbols: 6, seqOffset: 1000)
-        try await waitForABlockedWrite(f)
+        let (f, p, blocker) = try await aWorkerWithAHeldWrite(shutdownTimeoutSeconds: 60)
         p.signal(SIGTERM)
         // The worker is draining; nothing past what is durable may be committed meanwhile. 5 s is past the
         // 2 s a worker still gives an abandoned write, so a worker that did not wait would be gone by now.
@@ -104,25 +111,14 @@ import Testing
         #expect(try await committedTotal(f) == Int64(stored.rows), "committed exactly what is stored (\(stored.rows) rows)")
         #expect(stored.rows > 300, "the held write was finished, not dropped")
         // Whatever was consumed after the drained batch is read again by the next worker: nothing lost.
-        let q = try f.startWorker(["--metrics-port", "0"])
-        try await f.waitUntil("a restarted worker stores the rest") { try await f.stored(900) }
-        q.signal(SIGTERM)
-        #expect(try await q.wait(timeout: .seconds(90)).status == 0)
-        #expect(try await f.rowCounts() == (900, 900))
+        try await aRestartedWorkerStoresEveryEventOnce(f, total: 900)
         try await f.cleanUp(symbols: 6)
     }
 
     /// SIGTERM while a write is held past the shutdown deadline: the write is abandoned, nothing of it is
     /// committed, the worker exits; once the lock is gone a new worker stores every event exactly once.
     @Test func sigtermPastTheShutdownDeadlineAbandonsTheWriteAndCommitsNothingOfIt() async throws {
-        let f = try await WorkerFixture.make(partitions: 3)
-        let p = try f.startWorker(["--metrics-port", "0", "--shutdown-timeout-seconds", "2"])
-        try await f.publish(count: 300, symbols: 6)
-        try await f.waitUntil("the first 300 stored and committed") { try await f.stored(300) }
-
-        let blocker = try await holdTheNextWrite(f)
-        try await f.publish(count: 600, symbols: 6, seqOffset: 1000)
-        try await waitForABlockedWrite(f)
+        let (f, p, blocker) = try await aWorkerWithAHeldWrite(shutdownTimeoutSeconds: 2)
         p.signal(SIGTERM)
         let r = try await p.wait(timeout: .seconds(90))
         #expect(!r.timedOut, "the shutdown deadline ends the wait")
@@ -131,11 +127,7 @@ import Testing
         _ = try await blocker.execute("ROLLBACK")
         #expect(try await f.rowCounts().rows == 300, "and none of it was stored")
 
-        let q = try f.startWorker(["--metrics-port", "0"])
-        try await f.waitUntil("a restarted worker stores the rest") { try await f.stored(900) }
-        q.signal(SIGTERM)
-        #expect(try await q.wait(timeout: .seconds(90)).status == 0)
-        #expect(try await f.rowCounts() == (900, 900))
+        try await aRestartedWorkerStoresEveryEventOnce(f, total: 900)
         try await f.cleanUp(symbols: 6)
     }
 
