@@ -30,7 +30,7 @@ for i in $(seq 1 "$N"); do
   ( cd "$dir" && CI=true timeout --kill-after=60 "$TIMEOUT" make test ) >"$log" 2>&1
   status=$?
   took=$((SECONDS - start))
-  counts=$(grep -Eo 'Test run with [0-9]+ tests? in [0-9]+ suites? (passed|failed)[^.]*' "$log" | tail -n1)
+  counts=$(grep -Eo 'Test run with [0-9]+ tests? in [0-9]+ suites? (passed|failed) after [0-9.]+ seconds( with [0-9]+ issues?)?' "$log" | tail -n1)
   if [ $status -eq 0 ]; then verdict=pass; passed=$((passed + 1)); else verdict="FAIL (exit $status)"; fi
   summary+=("run $i: $verdict in ${took}s — ${counts:-no test summary}")
   echo "soak: run $i: $verdict in ${took}s — ${counts:-no test summary}" >&2

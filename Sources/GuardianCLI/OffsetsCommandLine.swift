@@ -21,7 +21,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
             abstract: "Move a group's committed offsets (old → new per partition). --dry-run shows, --execute applies.",
             discussion: """
                 A group with running members is refused: stop its workers first. On --execute the tool joins the group, \
-                commits, and leaves; it also lowers guardian_checkpoints to the new offsets where they are ahead (workers \
+                commits, and leaves; it also lowers the group's guardian_checkpoints to the new offsets where they are ahead (workers \
                 otherwise skip what is already durable), and records the reset in guardian_operations.
                 """)
 
@@ -92,7 +92,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
             let (check, committed) = try await resetter.execute(group: group, topic: topic, plan: plan) {
                 guard let db else { return }
                 let moved = try await Checkpoints(connection: db).lower(
-                    topic: topic, to: Dictionary(uniqueKeysWithValues: plan.moves.map { ($0.partition, $0.new) }))
+                    group: group, topic: topic, to: Dictionary(uniqueKeysWithValues: plan.moves.map { ($0.partition, $0.new) }))
                 lowered.withLock { $0 = moved }
             }
             var auditID: Int64?

@@ -76,7 +76,7 @@ public final class EventTableWriter: Sendable {
     /// transaction, never moving back.
     /// `deadLetters` are recorded in `guardian_dead_letters` in the same transaction.
     public func write(
-        payload: [UInt8], count: Int, checkpoints: [(topic: String, partition: Int32, nextOffset: Int64)] = [],
+        payload: [UInt8], count: Int, checkpoints: [Checkpoint] = [],
         deadLetters: [DeadLetter] = []
     ) async throws -> Result {
         guard count > 0 || !checkpoints.isEmpty || !deadLetters.isEmpty else { return Result(staged: 0, inserted: 0) }
@@ -140,17 +140,67 @@ public final class EventTableWriter: Sendable {
         return result
     }
 
-    /// One upsert for all checkpoints; values are numbers and a quoted topic name.
-    static func checkpointStatement(_ checkpoints: [(topic: String, partition: Int32, nextOffset: Int64)]) -> String? {
+    /// One upsert for all checkpoints; values are numbers and quoted names. The committed offset is the
+    /// group's latest known one (kept when this write knows none).
+    static func checkpointStatement(_ checkpoints: [Checkpoint]) -> String? {
         guard !checkpoints.isEmpty else { return nil }
+        func quoted(_ s: String) -> String { "'\(s.replacingOccurrences(of: "'", with: "''"))'" }
         let values = checkpoints.map { c in
-            "('\(c.topic.replacingOccurrences(of: "'", with: "''"))', \(c.partition), \(c.nextOffset))"
+            "(\(quoted(c.group)), \(quoted(c.topic)), \(c.partition), \(c.nextOffset), \(c.committedOffset.map(String.init) ?? "NULL::bigint"))"
         }.joined(separator: ", ")
         return """
-            INSERT INTO guardian_checkpoints (topic, partition, next_offset) VALUES \(values)
-            ON CONFLICT (topic, partition) DO UPDATE
-            SET next_offset = GREATEST(guardian_checkpoints.next_offset, EXCLUDED.next_offset), updated_at = now()
+            INSERT INTO guardian_checkpoints (group_id, topic, partition, next_offset, committed_offset) VALUES \(values)
+            ON CONFLICT (group_id, topic, partition) DO UPDATE
+            SET next_offset = GREATEST(guardian_checkpoints.next_offset, EXCLUDED.next_offset),
+                committed_offset = COALESCE(EXCLUDED.committed_offset, guardian_checkpoints.committed_offset), updated_at = now()
             """
+    }
+
+    /// What one batch made durable in one partition, for one consumer group.
+    public struct Checkpoint: Sendable {
+        public var group: String
+        public var topic: String
+        public var partition: Int32
+        /// The next offset after the batch's records in this partition.
+        public var nextOffset: Int64
+        /// The offset the group had committed to Kafka for this partition when the batch was written.
+        public var committedOffset: Int64?
+
+        public init(group: String, topic: String, partition: Int32, nextOffset: Int64, committedOffset: Int64?) {
+            self.group = group
+            self.topic = topic
+            self.partition = partition
+            self.nextOffset = nextOffset
+            self.committedOffset = committedOffset
+        }
+    }
+
+    /// Whether the table still takes a row that is known to be good: a copy of the newest stored row, with
+    /// a new event id and the time `tsNanos`, inserted in a transaction that is rolled back. Returns the
+    /// database's refusal, or nil when it took the row (or holds no row to copy). When every row of a batch
+    /// was refused, this tells a change to the database (a column or constraint added, a partition
+    /// detached: the copy is refused too) from rows that are poison (the copy is taken).
+    public func refusalOfAKnownGoodRow(at tsNanos: Int64) async throws -> PostgresError? {
+        let copied = Self.columns.filter { $0 != "ingested_at" }
+        let select = copied.map { c in
+            switch c {
+            case "ts": "timestamptz 'epoch' + ($1::bigint / 1000) * interval '1 microsecond'"
+            case "event_id": "gen_random_uuid()"
+            default: c
+            }
+        }.joined(separator: ", ")
+        return try await connection.withSession { session -> PostgresError? in
+            try session.execute("BEGIN")
+            defer { _ = try? session.execute("ROLLBACK") }
+            let attempt = Swift.Result { () throws(PostgresError) in
+                try session.query("""
+                    INSERT INTO guardian_events (\(copied.joined(separator: ", ")))
+                    SELECT \(select) FROM guardian_events ORDER BY ts DESC LIMIT 1
+                    """, [String(tsNanos)])
+            }
+            if case .failure(let refusal) = attempt { return refusal }
+            return nil
+        }
     }
 
     /// Convenience: builds the payload and writes it.

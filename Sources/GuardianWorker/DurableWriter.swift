@@ -5,11 +5,15 @@ import GuardianStores
 import GuardianSupport
 import Logging
 
-/// Makes one batch durable: its rows, its dead letters and its checkpoints in one database
-/// transaction, then its dead letters on the dead-letter topic.
+/// Makes one batch durable: its dead letters on the dead-letter topic first (acknowledged), then its
+/// rows, its dead letters and its group's checkpoints in one database transaction. The checkpoint never
+/// moves past a record whose dead letter is not on the topic: a crash in between leaves the next owner
+/// to read it again.
 ///
 /// Poison vs. outage: a row the database refuses because of its data (SQLSTATE class 22 or 23 other
-/// than the unique key) is found by splitting the batch, and dead-lettered while the rest is stored.
+/// than the unique key) is found by splitting the batch, and dead-lettered while the rest is stored;
+/// but when every row of a batch is refused with the same SQLSTATE (a NOT NULL column added, a
+/// partition detached), the database changed: that is an outage, retried, never dead-lettered.
 /// Any other failure is about the database (connection lost at any point, timeout, disk full,
 /// read-only, deadlock, …): the whole batch is retried with capped exponential backoff on a fresh
 /// connection, never dead-lettered. Used by the worker's writer task only (one write at a time).
@@ -25,15 +29,22 @@ final class DurableWriter: @unchecked Sendable {
     private let logger: Logger
     private let deadLetterTopic: DeadLetterPublisher
     private let onDatabase: @Sendable (_ up: Bool, _ error: String?) -> Void
+    /// The offsets this worker's group has committed to Kafka, as recorded with each checkpoint.
+    private let committedOffsets: @Sendable () -> [TopicPartition: Int64]
     private var writer: EventTableWriter?
+
+    /// Thrown inside a write when shutdown gave up on it while its dead letters were not delivered.
+    private struct Stopped: Error {}
 
     init(
         configuration: WorkerConfiguration, logger: Logger, deadLetters: DeadLetterPublisher,
+        committedOffsets: @escaping @Sendable () -> [TopicPartition: Int64],
         onDatabase: @escaping @Sendable (_ up: Bool, _ error: String?) -> Void
     ) {
         self.configuration = configuration
         self.logger = logger
         self.deadLetterTopic = deadLetters
+        self.committedOffsets = committedOffsets
         self.onDatabase = onDatabase
     }
 
@@ -47,16 +58,24 @@ final class DurableWriter: @unchecked Sendable {
                        reason: r.rejection.reason.rawValue, errorCode: r.rejection.code, errorMessage: r.rejection.message,
                        worker: configuration.workerID, timeNanos: now)
         }
-        let checkpoints = batch.nextOffsets.map { (topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value) }
+        let committed = committedOffsets()
+        let checkpoints = batch.nextOffsets.map {
+            EventTableWriter.Checkpoint(group: configuration.group, topic: $0.key.topic, partition: $0.key.partition,
+                                        nextOffset: $0.value, committedOffset: committed[$0.key])
+        }
+        // Dead letters known before the write are on the topic before the checkpoint moves past them.
+        guard await deliver(rejected, shouldStop: shouldStop) else { return nil }
         var delay = Duration.milliseconds(100)
-        var outcome: Outcome?
-        while outcome == nil {
+        while true {
             if shouldStop() { return nil }
             do {
                 let w = try await connectedWriter()
-                outcome = try await writeRows(w, batch, checkpoints: checkpoints, deadLetters: rejected)
+                let outcome = try await writeRows(w, batch, checkpoints: checkpoints, deadLetters: rejected, shouldStop: shouldStop)
                 write.isFailing = false
                 onDatabase(true, nil)
+                return outcome
+            } catch is Stopped {
+                return nil
             } catch {
                 writer = nil  // a fresh connection next time
                 write.isFailing = true
@@ -67,22 +86,25 @@ final class DurableWriter: @unchecked Sendable {
                 delay = min(delay * 2, configuration.maxRetryDelay)
             }
         }
-        guard let outcome else { return nil }
-        // The dead letters are in the table; the topic must have them too before the offsets move.
-        delay = .milliseconds(100)
-        while !outcome.deadLetters.isEmpty {
+    }
+
+    /// Produces `letters` to the dead-letter topic until Kafka acknowledged every one, retrying with
+    /// backoff; false when `shouldStop` turned true first (the batch is then given up, not committed).
+    private func deliver(_ letters: [DeadLetter], shouldStop: @Sendable () -> Bool) async -> Bool {
+        var delay = Duration.milliseconds(100)
+        while !letters.isEmpty {
             do {
-                try await deadLetterTopic.publish(outcome.deadLetters)
-                break
+                try await deadLetterTopic.publish(letters)
+                return true
             } catch {
-                if shouldStop() { return nil }
+                if shouldStop() { return false }
                 logger.error("dead letters not delivered to the dead-letter topic; retrying (nothing is committed meanwhile)",
                              metadata: ["topic": "\(deadLetterTopic.topic)", "error": "\(error)", "retry_in": "\(delay)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, configuration.maxRetryDelay)
             }
         }
-        return outcome
+        return true
     }
 
     private func connectedWriter() async throws -> EventTableWriter {
@@ -97,7 +119,7 @@ final class DurableWriter: @unchecked Sendable {
     /// records the dead letters and the checkpoints.
     private func writeRows(
         _ w: EventTableWriter, _ batch: DecodedBatch,
-        checkpoints: [(topic: String, partition: Int32, nextOffset: Int64)], deadLetters: [DeadLetter]
+        checkpoints: [EventTableWriter.Checkpoint], deadLetters: [DeadLetter], shouldStop: @Sendable () -> Bool
     ) async throws -> Outcome {
         let ingested = WallClock.nowNanoseconds()
         do {
@@ -108,14 +130,35 @@ final class DurableWriter: @unchecked Sendable {
             logger.warning("the database refused a row of the batch; splitting it to find the refused rows",
                            metadata: ["error": "\(error)", "events": "\(batch.events.count)"])
             var outcome = Outcome()
-            try await split(w, batch, range: 0..<batch.events.count, ingested: ingested, into: &outcome)
+            var refusals: [String] = []
+            try await split(w, batch, range: 0..<batch.events.count, ingested: ingested, into: &outcome, refusals: &refusals)
+            if refusals.count == batch.events.count, Set(refusals).count == 1, let first = batch.events.first,
+               try await isDatabaseChange(w, refused: refusals[0], batchSize: batch.events.count, at: first.event.ts) {
+                throw WorkerError(.everyRowRefused, "PostgreSQL refused every row of the batch (\(batch.events.count)) with SQLSTATE "
+                    + "\(refusals[0]), and a copy of a stored row too: a change to the database (a column or constraint added, "
+                    + "a partition detached?), not poison; retrying, nothing dead-lettered")
+            }
+            // The rows the database refused go to the dead-letter topic before the checkpoint moves past them.
+            guard await deliver(outcome.deadLetters, shouldStop: shouldStop) else { throw Stopped() }
             outcome.deadLetters = deadLetters + outcome.deadLetters
             _ = try await w.write(payload: [], count: 0, checkpoints: checkpoints, deadLetters: outcome.deadLetters)
             return outcome
         }
     }
 
-    private func split(_ w: EventTableWriter, _ batch: DecodedBatch, range: Range<Int>, ingested: Int64, into outcome: inout Outcome) async throws {
+    /// Every row of a batch was refused with SQLSTATE `refused`: a change to the database when a known-good
+    /// row (a copy of a stored one) is refused the same way; with no stored row to copy, when the batch
+    /// held more than one row.
+    private func isDatabaseChange(_ w: EventTableWriter, refused: String, batchSize: Int, at ts: Int64) async throws -> Bool {
+        if let canary = try await w.refusalOfAKnownGoodRow(at: ts) { return canary.sqlState == refused }
+        let stored = try await w.connection.query("SELECT EXISTS (SELECT 1 FROM guardian_events)").scalar == "t"
+        return !stored && batchSize > 1
+    }
+
+    private func split(
+        _ w: EventTableWriter, _ batch: DecodedBatch, range: Range<Int>, ingested: Int64, into outcome: inout Outcome,
+        refusals: inout [String]
+    ) async throws {
         guard !range.isEmpty else { return }
         let events = Array(batch.events[range])
         do {
@@ -124,6 +167,7 @@ final class DurableWriter: @unchecked Sendable {
             outcome.duplicates += r.staged - r.inserted
         } catch let error as PostgresError where error.isDataError {
             if range.count == 1 {
+                refusals.append(error.sqlState ?? "?")
                 let m = batch.sources[range.lowerBound]
                 let rejection = EventRejection(.databaseRefused, "PostgreSQL refused the row: \(error.message)")
                 outcome.deadLetters.append(DeadLetter(
@@ -133,8 +177,8 @@ final class DurableWriter: @unchecked Sendable {
                 return
             }
             let mid = range.lowerBound + range.count / 2
-            try await split(w, batch, range: range.lowerBound..<mid, ingested: ingested, into: &outcome)
-            try await split(w, batch, range: mid..<range.upperBound, ingested: ingested, into: &outcome)
+            try await split(w, batch, range: range.lowerBound..<mid, ingested: ingested, into: &outcome, refusals: &refusals)
+            try await split(w, batch, range: mid..<range.upperBound, ingested: ingested, into: &outcome, refusals: &refusals)
         }
     }
 }

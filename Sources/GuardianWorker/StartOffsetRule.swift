@@ -1,16 +1,22 @@
 import GuardianKafka
+import GuardianStores
 
 /// Where a newly assigned partition starts — pure, so each case is unit-tested.
-/// `guardian_checkpoints` holds, per partition, the next offset after the newest durable batch: every
-/// offset below it is in the database (a worker writes a partition's batches in order, from a
-/// committed offset, and a committed offset is durable), whichever worker wrote it.
+/// `guardian_checkpoints` holds, per consumer group and partition, the next offset after the group's
+/// newest durable batch (every offset below it that the group read is in the database: a worker writes
+/// a partition's batches in order, from a committed offset), and the offset the group had committed to
+/// Kafka when it wrote that batch. Only this group's checkpoints are given here: another group's say
+/// nothing about what this one stored.
 ///
 /// - committed offset outside the log (out of range), or none while a checkpoint exists → the
 ///   checkpoint, clamped to what the log still holds; without a checkpoint, the oldest offset
 ///   (an alert: Kafka's checkpoint was unusable);
-/// - committed offset inside the log but behind the checkpoint (a worker died, or lost the partition
-///   in a rebalance, after its write and before its commit) → the checkpoint, when `skipDurable`: what
-///   is already durable is not read again;
+/// - committed offset inside the log, behind the checkpoint, and equal to the offset the group itself
+///   last committed (a worker died, or lost the partition in a rebalance, after its write and before
+///   its commit) → the checkpoint, when `skipDurable`: what is already durable is not read again;
+/// - committed offset inside the log, behind the checkpoint, but not where the group last committed
+///   (an operator rewound it with an outside tool, or the group's record lags a commit) → the
+///   committed offset, said as `committedMovedElsewhere`: a rewind is honoured, never undone;
 /// - otherwise → the committed offset (or `auto.offset.reset=earliest` when there is none).
 ///
 /// Never the end of the log: skipping ahead of what is durable would silently lose events.
@@ -22,9 +28,12 @@ public enum StartOffsetRule {
         case committedOutOfRange = "committed_out_of_range"
         /// The committed offset is behind what is durable (the batches between were written, not committed).
         case checkpointAhead = "checkpoint_ahead"
+        /// The committed offset is behind the checkpoint but not where the group last committed: someone
+        /// moved it (a rewind). It is kept; the decision's offset is the committed offset.
+        case committedMovedElsewhere = "committed_moved_elsewhere"
 
-        /// True when Kafka's committed offset was unusable (an alert), false for the routine skip.
-        public var isAlert: Bool { self != .checkpointAhead }
+        /// True when Kafka's committed offset was unusable (an alert), false otherwise.
+        public var isAlert: Bool { self == .noCommittedOffset || self == .committedOutOfRange }
     }
 
     public struct Decision: Sendable, Equatable {
@@ -42,14 +51,20 @@ public enum StartOffsetRule {
         }
     }
 
-    public static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Int64], skipDurable: Bool = true) -> [Decision] {
+    public static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry], skipDurable: Bool = true) -> [Decision] {
         partitions.compactMap { p in
-            let checkpoint = checkpoints[p.topicPartition.partition]
+            let entry = checkpoints[p.topicPartition.partition]
+            let checkpoint = entry?.nextOffset
             let reason: Reason
             if let committed = p.committed {
                 if committed >= p.low && committed <= p.high {
-                    guard skipDurable, let checkpoint, checkpoint > committed, checkpoint <= p.high else { return nil }
-                    return Decision(topicPartition: p.topicPartition, offset: checkpoint, reason: .checkpointAhead, checkpoint: checkpoint)
+                    guard skipDurable, let entry, entry.nextOffset > committed, entry.nextOffset <= p.high else { return nil }
+                    guard entry.committedOffset == committed else {
+                        return Decision(topicPartition: p.topicPartition, offset: committed, reason: .committedMovedElsewhere,
+                                        checkpoint: entry.nextOffset)
+                    }
+                    return Decision(topicPartition: p.topicPartition, offset: entry.nextOffset, reason: .checkpointAhead,
+                                    checkpoint: entry.nextOffset)
                 }
                 reason = .committedOutOfRange
             } else {

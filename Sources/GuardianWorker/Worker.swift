@@ -102,7 +102,13 @@ public final class Worker: Service, Sendable {
             throw WorkerError(.startup, "the JSON decoder could not allocate its buffers (out of memory); not consuming")
         }
         let deadLetters = try DeadLetterPublisher(configuration: c.kafka, topic: c.deadLetterTopic)
-        let writer = DurableWriter(configuration: c, logger: logger, deadLetters: deadLetters) { [self] up, error in
+        let writer = DurableWriter(
+            configuration: c, logger: logger, deadLetters: deadLetters,
+            committedOffsets: { [self] in
+                Dictionary(machine.withLock { $0.tracker.committedOffsets }.compactMap { o in o.offset.map { (o.topicPartition, $0) } },
+                           uniquingKeysWith: { $1 })
+            }
+        ) { [self] up, error in
             if !up {
                 metrics.dbFailures.increment()
                 stats.withLock { $0.writeRetries += 1 }
@@ -364,9 +370,9 @@ public final class Worker: Service, Sendable {
     /// for the database read (bounded: a database that does not answer leaves the committed offsets).
     private func startOffsets(_ partitions: [AssignedPartition]) -> [TopicPartitionOffset] {
         guard !partitions.isEmpty else { return [] }
-        let postgres = configuration.postgres, topic = configuration.topic
+        let postgres = configuration.postgres, topic = configuration.topic, group = configuration.group
         let checkpoints = Blocking.run(timeout: .seconds(3)) {
-            try await Checkpoints(connection: try await PostgresConnection.connect(postgres)).read(topic: topic)
+            try await Checkpoints(connection: try await PostgresConnection.connect(postgres)).read(group: group, topic: topic)
         }
         if case .failure(let error) = checkpoints {
             logger.error("could not read guardian_checkpoints for the assigned partitions; starting from the committed offsets",
@@ -383,6 +389,8 @@ public final class Worker: Service, Sendable {
             ]
             if d.reason.isAlert {
                 logger.error("ALERT: committed offset unusable; resuming from the database's checkpoint (never from the end)", metadata: metadata)
+            } else if d.reason == .committedMovedElsewhere {
+                logger.warning("the committed offset was moved by someone else (not where this group last committed); honouring it: events from there are read again", metadata: metadata)
             } else {
                 logger.info("resuming after what is already durable (written, not yet committed, by the previous owner)", metadata: metadata)
             }

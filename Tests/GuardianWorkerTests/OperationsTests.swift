@@ -140,7 +140,7 @@ import Testing
         let start = try await commit(f, group: f.group, total: 100)
         let db = try await PostgresConnection.connect(f.database.configuration)
         // A checkpoint ahead of where the reset goes: it must come down, or workers would skip back to it.
-        try await db.execute("INSERT INTO guardian_checkpoints (topic, partition, next_offset) VALUES ('\(f.topic)', 0, \(ends[0]!))")
+        try await db.execute("INSERT INTO guardian_checkpoints (group_id, topic, partition, next_offset) VALUES ('\(f.group)', '\(f.topic)', 0, \(ends[0]!))")
 
         let dry = try await f.guardian(["offsets", "reset", "--to-earliest", "--dry-run"])
         #expect(dry.status == 0 && dry.stdout.contains("dry run"), "\(dry.stdout)\(dry.stderr)")
@@ -152,7 +152,8 @@ import Testing
             return try await committed(f)
         }
         #expect(try await reset(["--to-earliest"]) == [0: 0, 1: 0, 2: 0])
-        #expect(try await db.query("SELECT next_offset FROM guardian_checkpoints WHERE topic = $1 AND partition = 0", [f.topic]).scalar == "0")
+        #expect(try await db.query("SELECT next_offset FROM guardian_checkpoints WHERE group_id = $1 AND topic = $2 AND partition = 0",
+                                   [f.group, f.topic]).scalar == "0")
         #expect(try await reset(["--shift-by", "25"]) == [0: 25, 1: 25, 2: 25])
         #expect(try await reset(["--to-offset", "0:7,2:11"]) == [0: 7, 1: 25, 2: 11])
         #expect(try await reset(["--to-latest", "--partitions", "1"]) == [0: 7, 1: ends[1]!, 2: 11])

@@ -164,9 +164,13 @@ typealias A = PipelineStateMachine.Action
 @Suite struct StartOffsetRuleTests {
     let tp = TopicPartition("t", 3)
 
-    func decide(committed: Int64?, low: Int64 = 100, high: Int64 = 500, checkpoint: Int64?, skipDurable: Bool = true) -> StartOffsetRule.Decision? {
-        StartOffsetRule.decide([AssignedPartition(topicPartition: tp, committed: committed, low: low, high: high)],
-                               checkpoints: checkpoint.map { [3: $0] } ?? [:], skipDurable: skipDurable).first
+    /// `recorded`: the offset the group had committed when it wrote the checkpoint (default: the
+    /// committed offset itself, the routine case).
+    func decide(committed: Int64?, low: Int64 = 100, high: Int64 = 500, checkpoint: Int64?, recorded: Int64?? = .none,
+                skipDurable: Bool = true) -> StartOffsetRule.Decision? {
+        let entry = checkpoint.map { Checkpoints.Entry(nextOffset: $0, committedOffset: recorded ?? committed) }
+        return StartOffsetRule.decide([AssignedPartition(topicPartition: tp, committed: committed, low: low, high: high)],
+                                      checkpoints: entry.map { [3: $0] } ?? [:], skipDurable: skipDurable).first
     }
 
     @Test func aUsableCommittedOffsetIsKeptUnlessTheCheckpointIsAhead() {
@@ -176,8 +180,17 @@ typealias A = PipelineStateMachine.Action
         #expect(decide(committed: 100, checkpoint: 400) == .init(topicPartition: tp, offset: 400, reason: .checkpointAhead, checkpoint: 400),
                 "written but not committed by the previous owner: not read again")
         #expect(decide(committed: 100, checkpoint: 400)?.reason.isAlert == false)
-        #expect(decide(committed: 100, checkpoint: 400, skipDurable: false) == nil, "off: the committed offset wins (an operator's rewind)")
+        #expect(decide(committed: 100, checkpoint: 400, skipDurable: false) == nil, "off: the committed offset wins")
         #expect(decide(committed: 100, checkpoint: 900) == nil, "a checkpoint past the end belongs to an older log")
+    }
+
+    /// Issue 16, item 2: the committed offset is not where the group itself last committed (an outside
+    /// rewind, or a record that lags a commit): it is kept, and said so; never skipped over.
+    @Test func aCommittedOffsetMovedBySomeoneElseIsHonoured() {
+        let rewound = decide(committed: 100, checkpoint: 400, recorded: 350)
+        #expect(rewound == .init(topicPartition: tp, offset: 100, reason: .committedMovedElsewhere, checkpoint: 400))
+        #expect(rewound?.reason.isAlert == false)
+        #expect(decide(committed: 100, checkpoint: 400, recorded: .some(nil))?.offset == 100, "nothing recorded: no skip")
     }
 
     @Test func noCommittedOffsetResumesFromTheCheckpoint() {

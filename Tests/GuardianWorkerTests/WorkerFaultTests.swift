@@ -168,23 +168,21 @@ import Testing
         try await f.database.drop()
     }
 
-    @Test func aGroupWithoutCommittedOffsetsResumesFromTheCheckpointsNotFromTheStart() async throws {
+    /// The group's committed offsets are unusable (past the end of the log, as after a topic was
+    /// recreated or offsets were reset by mistake; the dev broker cannot delete a group's offsets): the
+    /// same group resumes from its own checkpoints in the database, never from the end and never from
+    /// the start. (A new group name is a new group: it has no checkpoints and reads from the start.)
+    @Test func aGroupWhoseCommittedOffsetsAreUnusableResumesFromItsCheckpoints() async throws {
         let f = try await WorkerFixture.make(partitions: 4)
         let symbols = 16
         try await f.publish(count: 2000, symbols: symbols)
         let first = Worker(configuration: f.workerConfiguration(), logger: logger)
-        try await f.run([first], until: "the first group caught up") { try await f.caughtUp() }
+        try await f.run([first], until: "the group caught up") { try await f.caughtUp() }
 
-        // The committed offsets are gone (a new group of the same name, in effect): the database's
-        // checkpoints say where everything is durable.
-        let newGroup = uniqueName("workers-recreated")
-        let second = Worker(configuration: f.workerConfiguration(group: newGroup), logger: logger)
+        try await f.commitAsOutsideTool(group: f.group, Dictionary(uniqueKeysWithValues: (0..<Int32(4)).map { ($0, Int64(1_000_000)) }))
         try await f.publish(count: 800, symbols: symbols, seqOffset: 200)
-        try await f.run([second], until: "the new group caught up") {
-            let rows = try await f.rowCounts().rows
-            guard rows == 2800 else { return false }
-            return try await f.caughtUp(group: newGroup)
-        }
+        let second = Worker(configuration: f.workerConfiguration(id: "second"), logger: logger)
+        try await f.run([second], until: "the group caught up again") { try await f.stored(2800) }
         #expect(second.statistics.checkpointRestores == f.partitions, "every partition resumed from its checkpoint")
         #expect(second.statistics.consumed == 800, "only the new events were read: nothing skipped, nothing re-read")
         #expect(second.statistics.duplicates == 0)
@@ -229,6 +227,35 @@ import Testing
         worker.requestStop()
         try await task.value
         try await f.cleanUp(symbols: 6)
+    }
+
+    /// Issue 16, item 4: a change to the database that refuses every row for one reason (here a CHECK
+    /// constraint added by DDL; a NOT NULL column or a detached default partition do the same) is an
+    /// outage: the batch is retried, never dead-lettered, and stored once the change is undone.
+    @Test func aBatchRefusedWhollyWithOneSQLStateIsAnOutageNotPoison() async throws {
+        let f = try await WorkerFixture.make(partitions: 2)
+        let admin = try await PostgresConnection.connect(f.database.configuration)
+        try await f.publish(count: 200, symbols: 4)
+        let worker = Worker(configuration: f.workerConfiguration(), logger: logger)
+        let task = Task { try await worker.run() }
+        defer { worker.requestStop() }
+        try await f.waitUntil("200 stored") { try await f.stored(200) }
+
+        // Every row ingested from now on violates it (SQLSTATE 23514); the rows already stored do not.
+        try await admin.execute("ALTER TABLE guardian_events ADD CONSTRAINT guardian_test_refuse_new CHECK (ingested_at <= '\(ISO8601DateFormatter().string(from: Date()))')")
+        try await f.publish(count: 200, symbols: 4, seqOffset: 1000)
+        try await f.waitUntil("the refused batch was retried") { worker.statistics.writeRetries >= 2 }
+        #expect(try await admin.query("SELECT count(*) FROM guardian_dead_letters").scalar == "0", "nothing dead-lettered")
+        #expect(try await f.rowCounts().rows == 200)
+        #expect(worker.health.database.error?.contains("23514") == true, "\(worker.health.database)")
+
+        try await admin.execute("ALTER TABLE guardian_events DROP CONSTRAINT guardian_test_refuse_new")
+        try await f.waitUntil("everything stored once the change is undone") { try await f.stored(400) }
+        #expect(try await f.rowCounts() == (400, 400))
+        #expect(try await admin.query("SELECT count(*) FROM guardian_dead_letters").scalar == "0", "an outage is never dead-lettered")
+        worker.requestStop()
+        try await task.value
+        try await f.cleanUp(symbols: 4)
     }
 
     /// Issue 7, item 5: a partition that never receives a message has an end offset of 0 and no

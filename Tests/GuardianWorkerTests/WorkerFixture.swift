@@ -191,6 +191,19 @@ struct WorkerFixture {
         return (r.status, r.stdout, r.stderr)
     }
 
+    /// Commits `offsets` for `group` as its only member, as an outside tool (kafka-consumer-groups
+    /// --reset-offsets) would: guardian_checkpoints is not touched.
+    func commitAsOutsideTool(group: String, _ offsets: [Int32: Int64]) async throws {
+        let consumer = try KafkaConsumer(configuration: kafka, groupID: group)
+        try await consumer.subscribe(topics: [topic])
+        try await waitUntil("the committing member owns every partition") {
+            _ = try await consumer.poll(maxMessages: 1, timeout: .milliseconds(100))
+            return try await consumer.assignment().count == partitions
+        }
+        try await consumer.commit(offsets.map { TopicPartitionOffset(topic: topic, partition: $0.key, offset: $0.value) })
+        try await consumer.close()
+    }
+
     /// Waits (bounded) until `condition` holds, polling every 200 ms.
     func waitUntil(_ what: String, timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

@@ -44,11 +44,13 @@ import Testing
         #expect(again.statistics.duplicates == count, "every redelivered event was a no-op")
         #expect(try await f.redisState(symbols: symbols) == state, "Redis unchanged by the replay")
 
-        // With the default, a rewound group does not read again what the database holds.
+        // With the default too, a rewind by an outside tool is honoured (issue 16, item 2): the committed
+        // offset is not where the group last committed, so the checkpoints do not undo it.
         try await resetToBeginning(f)
         let third = Worker(configuration: f.workerConfiguration(), logger: logger)
         try await f.run([third], until: "the rewound group is caught up") { try await f.caughtUp() }
-        #expect(third.statistics.consumed == 0 && third.statistics.skippedDurable == count + invalid)
+        #expect(third.statistics.consumed == count + invalid && third.statistics.skippedDurable == 0, "\(third.statistics)")
+        #expect(third.statistics.duplicates == count, "every event read again, each a no-op")
         #expect(try await f.rowCounts() == (count, count))
         try await f.cleanUp(symbols: symbols)
     }
