@@ -24,7 +24,7 @@ DURATION="${CHAOS_DURATION:-30}"
 SYMBOLS=64
 OUT="$RUN_DIR/chaos"
 PG_BASE="${TIMESCALEDB_URI%/*}"
-PGDATA="$(cat "$RUN_DIR/pgdata.path")"
+PGDATA="$(cat "$RUN_DIR/pghome.path")/data"  # scripts/stack.sh keeps what postgres reads in one folder
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.log
