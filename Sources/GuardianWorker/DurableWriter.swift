@@ -12,8 +12,9 @@ import Logging
 ///
 /// Poison vs. outage: a row the database refuses because of its data (SQLSTATE class 22 or 23 other
 /// than the unique key) is found by splitting the batch, and dead-lettered while the rest is stored;
-/// but when every row of a batch is refused with the same SQLSTATE (a NOT NULL column added, a
-/// partition detached), the database changed: that is an outage, retried, never dead-lettered.
+/// but when every row of a batch is refused with the same SQLSTATE and so is a copy of a stored row
+/// (a NOT NULL column or a CHECK added, a partition detached), the database changed: that is an
+/// outage, retried, never dead-lettered.
 /// Any other failure is about the database (connection lost at any point, timeout, disk full,
 /// read-only, deadlock, …): the whole batch is retried with capped exponential backoff on a fresh
 /// connection, never dead-lettered. Used by the worker's writer task only (one write at a time).

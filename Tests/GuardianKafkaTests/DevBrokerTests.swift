@@ -44,7 +44,10 @@ import CRdKafka
         #expect(status.contains("down=1,2,3"))
         for i in 0..<10 { try producer.produce(topic: "faults", key: "k\(i)", value: "\(i)") }
         await #expect(throws: KafkaError.self) { try await producer.flush(timeout: .seconds(2)) }
-        #expect(producer.outstandingCount == 10)
+        // Queued, not delivered. (librdkafka's queue length also counts error events waiting to be
+        // served, such as the all-brokers-down report, so it is at least 10, not exactly.)
+        #expect(delivered.withLock { $0.count } == 1, "only the warm-up message delivered while the brokers are down")
+        #expect(producer.outstandingCount >= 10)
         // The listeners stay open, yet the client sees every broker down (the publisher's spool relies on it).
         let seen = ContinuousClock.now + .seconds(60)
         while allDown.load(ordering: .relaxed) == 0 && ContinuousClock.now < seen { try await Task.sleep(for: .milliseconds(50)) }

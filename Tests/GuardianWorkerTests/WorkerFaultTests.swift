@@ -241,8 +241,10 @@ import Testing
         defer { worker.requestStop() }
         try await f.waitUntil("200 stored") { try await f.stored(200) }
 
-        // Every row ingested from now on violates it (SQLSTATE 23514); the rows already stored do not.
-        try await admin.execute("ALTER TABLE guardian_events ADD CONSTRAINT guardian_test_refuse_new CHECK (ingested_at <= '\(ISO8601DateFormatter().string(from: Date()))')")
+        // Every row ingested from now on violates it (SQLSTATE 23514); the rows already stored do not (the
+        // newest stored ingestion time, at the database's full precision, is the bound).
+        let newest = try #require(try await admin.query("SELECT max(ingested_at)::text FROM guardian_events").scalar)
+        try await admin.execute("ALTER TABLE guardian_events ADD CONSTRAINT guardian_test_refuse_new CHECK (ingested_at <= '\(newest)')")
         try await f.publish(count: 200, symbols: 4, seqOffset: 1000)
         try await f.waitUntil("the refused batch was retried") { worker.statistics.writeRetries >= 2 }
         #expect(try await admin.query("SELECT count(*) FROM guardian_dead_letters").scalar == "0", "nothing dead-lettered")
