@@ -107,7 +107,7 @@ public final class Spool: Sendable {
         // the spool "in use" for as long as it runs) or the segment files.
         lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lockFD >= 0 else { throw SpoolError(.io, "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+        guard Self.lock(lockFD) else {
             close(lockFD)
             throw SpoolError(.busy, "the spool at \(directory.path) is in use by another process (a running publisher); stop it first or use another GUARDIAN_SPOOL_DIR")
         }
@@ -355,6 +355,18 @@ public final class Spool: Sendable {
 
     static func segmentURL(_ dir: URL, _ n: Int) -> URL {
         dir.appendingPathComponent(String(format: "segment-%016d.log", n))
+    }
+
+    /// Takes the spool's flock, waiting up to a second for it. A child process that any thread of this
+    /// process spawns shares the lock's open file until its exec closes it (O_CLOEXEC): for that moment a
+    /// lock just released here still looks held. A running publisher holds it for good.
+    private static func lock(_ fd: Int32) -> Bool {
+        for attempt in 0..<100 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            if errno != EWOULDBLOCK && errno != EINTR { return false }
+            if attempt < 99 { usleep(10_000) }
+        }
+        return false
     }
 
     static func segments(in dir: URL) -> [Int] {
