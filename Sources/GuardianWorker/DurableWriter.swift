@@ -131,13 +131,25 @@ final class DurableWriter: @unchecked Sendable {
             logger.warning("the database refused a row of the batch; splitting it to find the refused rows",
                            metadata: ["error": "\(error)", "events": "\(batch.events.count)"])
             var outcome = Outcome()
-            var refusals: [String] = []
-            try await split(w, batch, range: 0..<batch.events.count, ingested: ingested, into: &outcome, refusals: &refusals)
-            if refusals.count == batch.events.count, Set(refusals).count == 1, let first = batch.events.first,
-               try await isDatabaseChange(w, refused: refusals[0], batchSize: batch.events.count, at: first.event.ts) {
+            var refused: [(index: Int, error: PostgresError)] = []
+            try await split(w, batch, range: 0..<batch.events.count, ingested: ingested, into: &outcome, refused: &refused)
+            let states = Set(refused.map { $0.error.sqlState ?? "?" })
+            if refused.count == batch.events.count, states.count == 1, let state = states.first, let first = batch.events.first,
+               try await isDatabaseChange(w, refused: state, batchSize: batch.events.count, at: first.event.ts) {
                 throw WorkerError(.everyRowRefused, "PostgreSQL refused every row of the batch (\(batch.events.count)) with SQLSTATE "
-                    + "\(refusals[0]), and a copy of a stored row too: a change to the database (a column or constraint added, "
+                    + "\(state), and a copy of a stored row too: a change to the database (a column or constraint added, "
                     + "a partition detached?), not poison; retrying, nothing dead-lettered")
+            }
+            // Once more before a row becomes a dead letter: a change undone while the batch was being split
+            // (the constraint dropped, the partition attached again) must not cost the rows refused before it.
+            for (index, _) in refused {
+                do {
+                    let r = try await w.write(payload: EventTableWriter.copyPayload([batch.events[index]], ingestedAtNanos: ingested), count: 1)
+                    outcome.inserted += r.inserted
+                    outcome.duplicates += r.staged - r.inserted
+                } catch let error as PostgresError where error.isDataError {
+                    outcome.deadLetters.append(deadLetter(batch.sources[index], refusal: error))
+                }
             }
             // The rows the database refused go to the dead-letter topic before the checkpoint moves past them.
             guard await deliver(outcome.deadLetters, shouldStop: shouldStop) else { throw Stopped() }
@@ -156,9 +168,20 @@ final class DurableWriter: @unchecked Sendable {
         return !stored && batchSize > 1
     }
 
+    /// The dead letter of a row the database refused.
+    private func deadLetter(_ m: KafkaMessage, refusal error: PostgresError) -> DeadLetter {
+        let rejection = EventRejection(.databaseRefused, "PostgreSQL refused the row: \(error.message)")
+        return DeadLetter(
+            topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, value: m.value,
+            reason: rejection.reason.rawValue, errorCode: error.code, errorMessage: rejection.message,
+            worker: configuration.workerID, timeNanos: WallClock.nowNanoseconds())
+    }
+
+    /// Stores `range` of the batch, halving it around rows the database refuses because of their data;
+    /// each such row's index is collected in `refused`.
     private func split(
         _ w: EventTableWriter, _ batch: DecodedBatch, range: Range<Int>, ingested: Int64, into outcome: inout Outcome,
-        refusals: inout [String]
+        refused: inout [(index: Int, error: PostgresError)]
     ) async throws {
         guard !range.isEmpty else { return }
         let events = Array(batch.events[range])
@@ -168,18 +191,12 @@ final class DurableWriter: @unchecked Sendable {
             outcome.duplicates += r.staged - r.inserted
         } catch let error as PostgresError where error.isDataError {
             if range.count == 1 {
-                refusals.append(error.sqlState ?? "?")
-                let m = batch.sources[range.lowerBound]
-                let rejection = EventRejection(.databaseRefused, "PostgreSQL refused the row: \(error.message)")
-                outcome.deadLetters.append(DeadLetter(
-                    topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, value: m.value,
-                    reason: rejection.reason.rawValue, errorCode: error.code, errorMessage: rejection.message,
-                    worker: configuration.workerID, timeNanos: WallClock.nowNanoseconds()))
+                refused.append((range.lowerBound, error))
                 return
             }
             let mid = range.lowerBound + range.count / 2
-            try await split(w, batch, range: range.lowerBound..<mid, ingested: ingested, into: &outcome, refusals: &refusals)
-            try await split(w, batch, range: mid..<range.upperBound, ingested: ingested, into: &outcome, refusals: &refusals)
+            try await split(w, batch, range: range.lowerBound..<mid, ingested: ingested, into: &outcome, refused: &refused)
+            try await split(w, batch, range: mid..<range.upperBound, ingested: ingested, into: &outcome, refused: &refused)
         }
     }
 }
