@@ -10,6 +10,7 @@ Exits when N messages have been processed and committed; prints the seconds from
 committed batch to the end.
 """
 import argparse
+import sys
 import time
 import uuid
 from datetime import datetime, timezone
@@ -55,13 +56,17 @@ def main():
     ap.add_argument("--redis-host", default="127.0.0.1")
     ap.add_argument("--redis-port", type=int, required=True)
     ap.add_argument("--expect", type=int, required=True)
+    ap.add_argument("--idle-seconds", type=float, default=0,
+                    help="also stop once this long passed without a message after the first (live runs)")
     args = ap.parse_args()
 
     consumer = Consumer({
         "bootstrap.servers": args.bootstrap, "group.id": args.group, "enable.auto.commit": False,
         "auto.offset.reset": "earliest", "fetch.wait.max.ms": 20,
     })
-    consumer.subscribe([args.topic])
+    def assigned(c, partitions):
+        print(f"python: assigned {len(partitions)} partitions", file=sys.stderr, flush=True)
+    consumer.subscribe([args.topic], on_assign=assigned)
     db = psycopg.connect(args.dsn)
     db.execute("CREATE TEMP TABLE staging (LIKE guardian_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
     db.commit()
@@ -70,10 +75,14 @@ def main():
     cols = ", ".join(COLUMNS)
     done = 0
     first = None
+    last = time.time()
     while done < args.expect:
         msgs = consumer.consume(num_messages=5000, timeout=0.02)
         if not msgs:
+            if args.idle_seconds and first is not None and time.time() - last > args.idle_seconds:
+                break
             continue
+        last = time.time()
         now = datetime.now(timezone.utc)
         rows, latest, offsets = [], {}, {}
         for m in msgs:

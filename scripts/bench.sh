@@ -6,6 +6,10 @@
 #    `guardian worker` draining them to durable (all committed); its CPU-seconds per 100,000 events and peak RSS.
 # 3. Database floor: psql \copy of the same rows (binary) into the same schema in an empty database,
 #    and, for reference, \copy into a staging table + the ON CONFLICT merge; the worker's rate as a ratio of both.
+# 4. Latency: one worker on 12 partitions while `guardian simulate` publishes live at 1,000, 5,000 and
+#    20,000 events/s (BENCH_RATES, BENCH_LATENCY_SECONDS each): p50/p99/max of event ts -> ingested_at
+#    (the time the row's write began), the first 3 s left out (group join); the Python worker the same
+#    way, in the same run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GUARDIAN_BIN:-$ROOT/.build/release/guardian}"
@@ -123,3 +127,57 @@ if [ -n "$python_rate" ]; then
   printf "ratio: worker (after join) / Python worker (after its first commit), same run = %.2f (target >= 1.5)\n" \
     "$(echo "$steady_rate / $python_rate" | bc -l)"
 fi
+
+# 4. Latency under live load, ours and the Python worker's, in the same run.
+LAT_SECONDS="${BENCH_LATENCY_SECONDS:-20}"
+wait_for_line() {  # wait_for_line FILE PATTERN SECONDS
+  local deadline=$((SECONDS + $3))
+  while [ $SECONDS -lt $deadline ]; do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done
+  return 1
+}
+latency_of() {  # latency_of DB: "p50 X ms, p99 Y ms, max Z ms (N rows)" over rows after the first 3 s
+  psql -X -qtA "$1" -c "
+    WITH r AS (SELECT extract(epoch FROM ingested_at - ts) * 1000 AS ms FROM guardian_events
+               WHERE ts > (SELECT min(ts) FROM guardian_events) + interval '3 seconds')
+    SELECT format('p50 %s ms, p99 %s ms, max %s ms (%s rows)',
+                  round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+                  round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+                  round(max(ms)::numeric, 1), count(*)) FROM r"
+}
+lat_db() { psql -X -q "$TIMESCALEDB_URI" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null;
+           "$BIN" migrate --timescaledb-uri "$PG_BASE/$1" --log-level warning >/dev/null; }
+for rate in ${BENCH_RATES:-1000 5000 20000}; do
+  # Ours: the worker joins first, then the simulator publishes live.
+  LDB="bench_lat_$$"; lat_db "$LDB"
+  "$BIN" dev-broker-ctl topic "lat.$rate.$TOPIC" 12 3 >/dev/null
+  "$BIN" worker --topic "lat.$rate.$TOPIC" --group "lat-$GROUP" --timescaledb-uri "$PG_BASE/$LDB" --metrics-port 0 --log-level info \
+    >"$RUN_DIR/bench-latency-worker.log" 2>&1 &
+  WPID=$!
+  wait_for_line "$RUN_DIR/bench-latency-worker.log" '"owned": 12\|owned=12' 60 || echo "bench: the worker did not own 12 partitions in 60 s"
+  "$BIN" simulate --topic "lat.$rate.$TOPIC" --rate "$rate" --duration "$LAT_SECONDS" --symbols "$SYMBOLS" \
+    --spool-dir "$RUN_DIR/bench-spool-$$" >"$RUN_DIR/bench-latency-sim.log" 2>&1
+  "$BIN" bench wait-drained --topic "lat.$rate.$TOPIC" --group "lat-$GROUP" --timeout 120 >/dev/null || true
+  rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$WPID/status)
+  kill -TERM $WPID; wait $WPID || true
+  WPID=
+  ours=$(latency_of "$PG_BASE/$LDB")
+  # Python: the same, on a topic of its own.
+  theirs="skipped (no Python baseline)"
+  if [ -n "$python_rate" ]; then
+    lat_db "$LDB"
+    "$BIN" dev-broker-ctl topic "latpy.$rate.$TOPIC" 12 3 >/dev/null
+    expect=$((rate * LAT_SECONDS))
+    timeout $((LAT_SECONDS + 180)) python3 "$ROOT/bench/python_worker.py" --bootstrap "$KAFKA_BOOTSTRAP_SERVERS" --topic "latpy.$rate.$TOPIC" \
+      --group "latpy-$GROUP" --dsn "$PG_BASE/$LDB" --redis-port "$REDIS_PORT" --expect "$expect" \
+      >/dev/null 2>"$RUN_DIR/bench-latency-python.log" &
+    PYPID=$!
+    wait_for_line "$RUN_DIR/bench-latency-python.log" "assigned 12" 60 || echo "bench: the Python worker did not own 12 partitions in 60 s"
+    "$BIN" simulate --topic "latpy.$rate.$TOPIC" --rate "$rate" --duration "$LAT_SECONDS" --symbols "$SYMBOLS" \
+      --spool-dir "$RUN_DIR/bench-spool-$$" >"$RUN_DIR/bench-latency-sim.log" 2>&1
+    wait $PYPID || echo "bench: the Python worker did not finish (status $?)"
+    theirs=$(latency_of "$PG_BASE/$LDB")
+  fi
+  psql -X -q "$TIMESCALEDB_URI" -c "DROP DATABASE IF EXISTS $LDB WITH (FORCE)" >/dev/null
+  printf "latency at %5d events/s, one worker, 12 partitions: guardian %s, peak RSS %.0f MB | python %s\n" \
+    "$rate" "$ours" "$(echo "$rss_kb / 1024" | bc -l)" "$theirs"
+done

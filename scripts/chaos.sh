@@ -9,16 +9,20 @@
 #
 #   1 Redis killed 10 s, restarted empty     4 DB connections terminated x3      7 1 % poison
 #   2 PostgreSQL stopped (immediate) 10 s    5 kill -9 a worker, +5 s replace,   8 workers 1 -> 3 -> 2
-#   3 both                                     then SIGTERM another              9 committed offsets lost
-#                                            6 all brokers down 10 s                (new group, same name)
+#   3 both                                     then SIGTERM another              9 committed offsets unusable
+#                                            6 all brokers down 10 s                (same group)
+#  10 a canary group started at the end     11 rows deleted, the group rewound
+#     stores part; the fleet resumes            to 0 by an outside tool
 #
+# Case 9: the dev broker cannot delete or expire a group's offsets, so they are made unusable the
+# other way Kafka knows: committed past the end of the log (as after a topic was recreated).
 # Knobs: CHAOS_CASES="1 5 9", CHAOS_RATE (events/s, default 1000), CHAOS_DURATION (s, default 30).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GUARDIAN_BIN:-$ROOT/.build/release/guardian}"
 RUN_DIR="${GUARDIAN_RUN_DIR:-$ROOT/.run}"
 : "${KAFKA_BOOTSTRAP_SERVERS:?run under scripts/with-stack.sh (make chaos)}"
-CASES="${CHAOS_CASES:-1 2 3 4 5 6 7 8 9}"
+CASES="${CHAOS_CASES:-1 2 3 4 5 6 7 8 9 10 11}"
 RATE="${CHAOS_RATE:-1000}"
 DURATION="${CHAOS_DURATION:-30}"
 SYMBOLS=64
@@ -81,6 +85,26 @@ stop_workers() {  # SIGTERM several at once (a fleet shutdown), then wait for ea
   done
 }
 kill_worker() { kill -9 "${WPID[$1]}"; wait "${WPID[$1]}" 2>/dev/null; unset "WPID[$1]"; }
+
+# Commits OFFSET for every partition of the case's topic as GROUP's only member, the way an outside
+# tool (kafka-consumer-groups --reset-offsets) would: guardian_checkpoints is not touched.
+commit_as_outside_tool() {  # commit_as_outside_tool GROUP OFFSET
+  /usr/bin/python3 - "$KAFKA_BOOTSTRAP_SERVERS" "$TOPIC" "$1" "$2" <<'PY'
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+bootstrap, topic, group, offset = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+              "session.timeout.ms": 6000, "auto.offset.reset": "earliest"})
+c.subscribe([topic])
+deadline = time.time() + 90
+while len(c.assignment()) < 12 and time.time() < deadline:
+    c.poll(0.2)
+if len(c.assignment()) < 12:
+    sys.exit("the outside commit never owned every partition")
+c.commit(offsets=[TopicPartition(topic, p.partition, offset) for p in c.assignment()], asynchronous=False)
+c.close()
+PY
+}
 
 # Seconds from $1 (a `now` reading) until every partition's newest stored event is under 1 s old
 # (the fleet keeps up with the publisher again); "-" past 90 s.
@@ -226,16 +250,34 @@ for c in $CASES; do
        at 8; start_worker w2; start_worker w3
        at 18; stop_worker w3
        finish ;;
-    9) CASE_NAME="9 committed offsets lost (new group)"
+    9) CASE_NAME="9 committed offsets unusable (same group)"
        start_worker w1; start_worker w2; start_worker w3; start_sim
        at 12; stop_workers w1 w2 w3; t=$(now)
-       GROUP2="$GROUP-recreated"
-       start_worker v1 "$GROUP2"; start_worker v2 "$GROUP2"; start_worker v3 "$GROUP2"
+       commit_as_outside_tool "$GROUP" 1000000000000 2>"$OUT/$c-commit.log" || NOTE=" (outside commit FAILED)"
+       start_worker v1; start_worker v2; start_worker v3
        RECOVERY=$(recovered_after "$t")
        sleep 3
        restored=$(cat "$OUT/$c"-v*.log | grep -c "resuming from the database's checkpoint")
-       NOTE=" ($restored partitions resumed from guardian_checkpoints)"
-       finish "$GROUP2" ;;
+       NOTE="$NOTE ($restored partitions resumed from guardian_checkpoints)"
+       finish ;;
+    10) CASE_NAME="10 canary group at the end, fleet resumes"
+       start_worker w1; start_worker w2; start_worker w3; start_sim
+       at 8; stop_workers w1 w2 w3
+       "$BIN" offsets reset --topic "$TOPIC" --group "$GROUP-canary" --to-latest --execute --timescaledb-uri "$URI" \
+         >"$OUT/$c-reset.log" 2>&1 || NOTE=" (canary reset FAILED)"
+       start_worker c1 "$GROUP-canary"
+       at 16; stop_worker c1; t=$(now)
+       start_worker w1; start_worker w2; start_worker w3
+       RECOVERY=$(recovered_after "$t")
+       finish ;;
+    11) CASE_NAME="11 rows deleted, group rewound to 0 outside"
+       start_worker w1; start_worker w2; start_worker w3; start_sim
+       at 10; stop_workers w1 w2 w3
+       sql "DELETE FROM guardian_events" >/dev/null
+       commit_as_outside_tool "$GROUP" 0 2>"$OUT/$c-commit.log" || NOTE=" (outside commit FAILED)"
+       t=$(now); start_worker w1; start_worker w2; start_worker w3
+       RECOVERY=$(recovered_after "$t")
+       finish ;;
   esac
 done
 echo "(recovery: fault cleared -> every partition's newest row under 1 s old again, or Redis state right for every symbol;"

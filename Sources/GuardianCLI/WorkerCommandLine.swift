@@ -20,10 +20,10 @@ struct WorkerCommandLine: AsyncParsableCommand {
     @Option(help: "Consumer group (env GUARDIAN_GROUP, default guardian-workers).")
     var group: String?
 
-    @Option(help: "Batch size limit in events (env GUARDIAN_BATCH_MAX_EVENTS, default 5000).")
+    @Option(help: "The most events one poll and one database write take (env GUARDIAN_BATCH_MAX_EVENTS, default 5000).")
     var batchMaxEvents: Int?
 
-    @Option(help: "Batch age limit in milliseconds (env GUARDIAN_BATCH_MAX_AGE_MS, default 20).")
+    @Option(help: "The longest an idle poll blocks for the first message, in milliseconds; no message waits for a batch to fill (env GUARDIAN_BATCH_MAX_AGE_MS, default 20).")
     var batchMaxAgeMs: Int?
 
     @Option(help: "Metrics listen address (env GUARDIAN_METRICS_HOST, default 127.0.0.1).")

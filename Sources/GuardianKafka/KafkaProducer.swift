@@ -33,10 +33,12 @@ public final class KafkaProducer: Sendable {
     }
 
     /// librdkafka defaults this client sets; `KafkaConfiguration.properties` override them.
-    /// `murmur2_random` places keyed messages on the same partitions as the Java client.
+    /// `murmur2_random` places keyed messages on the same partitions as the Java client. `linger.ms=1`:
+    /// an event waits at most 1 ms for others to share its request (5 ms was a quarter of the fleet's
+    /// 20 ms event-to-row budget; at 20,000 events/s a 1 ms linger still fills requests).
     public static let defaultProperties: [String: String] = [
         "partitioner": "murmur2_random",
-        "linger.ms": "5",
+        "linger.ms": "1",
     ]
 
     private let handle: KafkaHandle

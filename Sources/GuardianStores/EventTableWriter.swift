@@ -86,15 +86,15 @@ public final class EventTableWriter: Sendable {
         let prepare = !prepared.withLock { $0 }
         let now = ContinuousClock.now
         let tryDirect = mergeUntil.withLock { until in until.map { now >= $0 } ?? true }
-        // Round trips matter per batch: BEGIN, COPY, then the checkpoint and COMMIT in one message. A COPY
+        // Round trips matter per batch: BEGIN with the COPY, then the checkpoint and COMMIT in one message. A COPY
         // rejected by the unique key aborts that transaction; the batch is then merged in a new one.
         let finishSQL = (checkpointSQL.isEmpty ? "" : checkpointSQL + ";\n") + "COMMIT"
         let (result, conflicted, madeStaging) = try await connection.withSession { session -> (Result, Bool, Bool) in
             var conflicted = false
             if count > 0 && tryDirect {
-                try session.execute("BEGIN")
+                // BEGIN travels with the COPY (libpq runs both, and answers with the COPY's start).
                 let attempt = Swift.Result { () throws(PostgresError) in
-                    try session.copyIn("COPY guardian_events (\(list)) FROM STDIN (FORMAT binary)", data: payload)
+                    try session.copyIn("BEGIN; COPY guardian_events (\(list)) FROM STDIN (FORMAT binary)", data: payload)
                 }
                 switch attempt {
                 case .success(let rows):
@@ -141,18 +141,24 @@ public final class EventTableWriter: Sendable {
     }
 
     /// One upsert for all checkpoints; values are numbers and quoted names. The committed offset is the
-    /// group's latest known one (kept when this write knows none).
+    /// group's latest known one (kept when this write knows none). A row whose epoch is not the one the
+    /// writer read when it was assigned the partition (an `offsets reset` lowered it since) is left alone.
     static func checkpointStatement(_ checkpoints: [Checkpoint]) -> String? {
         guard !checkpoints.isEmpty else { return nil }
         func quoted(_ s: String) -> String { "'\(s.replacingOccurrences(of: "'", with: "''"))'" }
+        func number(_ n: Int64?) -> String { n.map(String.init) ?? "NULL::bigint" }
         let values = checkpoints.map { c in
-            "(\(quoted(c.group)), \(quoted(c.topic)), \(c.partition), \(c.nextOffset), \(c.committedOffset.map(String.init) ?? "NULL::bigint"))"
+            "(\(quoted(c.group)), \(quoted(c.topic)), \(c.partition), \(c.nextOffset), \(number(c.committedOffset)), \(c.epoch ?? 0), "
+                + "\(number(c.lastRecord)))"
         }.joined(separator: ", ")
         return """
-            INSERT INTO guardian_checkpoints (group_id, topic, partition, next_offset, committed_offset) VALUES \(values)
+            INSERT INTO guardian_checkpoints AS c (group_id, topic, partition, next_offset, committed_offset, epoch, last_record)
+            VALUES \(values)
             ON CONFLICT (group_id, topic, partition) DO UPDATE
-            SET next_offset = GREATEST(guardian_checkpoints.next_offset, EXCLUDED.next_offset),
-                committed_offset = COALESCE(EXCLUDED.committed_offset, guardian_checkpoints.committed_offset), updated_at = now()
+            SET last_record = CASE WHEN EXCLUDED.next_offset >= c.next_offset THEN EXCLUDED.last_record ELSE c.last_record END,
+                next_offset = GREATEST(c.next_offset, EXCLUDED.next_offset),
+                committed_offset = COALESCE(EXCLUDED.committed_offset, c.committed_offset), updated_at = now()
+            WHERE c.epoch = EXCLUDED.epoch
             """
     }
 
@@ -165,13 +171,20 @@ public final class EventTableWriter: Sendable {
         public var nextOffset: Int64
         /// The offset the group had committed to Kafka for this partition when the batch was written.
         public var committedOffset: Int64?
+        /// The checkpoint's epoch when the writer was assigned the partition (nil: no row, epoch 0).
+        public var epoch: Int64?
+        /// The digest of the record at `nextOffset - 1` (`KafkaMessage.recordDigest`).
+        public var lastRecord: Int64?
 
-        public init(group: String, topic: String, partition: Int32, nextOffset: Int64, committedOffset: Int64?) {
+        public init(group: String, topic: String, partition: Int32, nextOffset: Int64, committedOffset: Int64?,
+                    epoch: Int64? = nil, lastRecord: Int64? = nil) {
             self.group = group
             self.topic = topic
             self.partition = partition
             self.nextOffset = nextOffset
             self.committedOffset = committedOffset
+            self.epoch = epoch
+            self.lastRecord = lastRecord
         }
     }
 

@@ -25,11 +25,25 @@ public struct DecodedBatch: Sendable {
     public var events: [StoredEvent] = []
     public var rejected: [RejectedMessage] = []
     public var nextOffsets: [TopicPartition: Int64] = [:]
+    /// Per partition, the digest of the batch's last message (`KafkaMessage.recordDigest`), recorded with
+    /// the checkpoint so that a resume can check it against the log.
+    public var lastRecords: [TopicPartition: Int64] = [:]
     /// The original messages of `events`, in the same order (for dead-lettering a row the database refuses).
     public var sources: [KafkaMessage] = []
     public var messageCount: Int { events.count + rejected.count }
 
     public init() {}
+
+    /// Appends a later batch (its offsets follow this one's in every partition they share).
+    public mutating func append(_ later: DecodedBatch) {
+        events += later.events
+        sources += later.sources
+        rejected += later.rejected
+        for (tp, next) in later.nextOffsets where next > nextOffsets[tp] ?? -1 {
+            nextOffsets[tp] = next
+            lastRecords[tp] = later.lastRecords[tp]
+        }
+    }
 
     /// The part of the batch whose partitions satisfy `keep`.
     public func filtered(_ keep: (TopicPartition) -> Bool) -> DecodedBatch {
@@ -41,6 +55,7 @@ public struct DecodedBatch: Sendable {
         }
         out.rejected = rejected.filter { keep($0.topicPartition) }
         out.nextOffsets = nextOffsets.filter { keep($0.key) }
+        out.lastRecords = lastRecords.filter { keep($0.key) }
         return out
     }
 }
@@ -62,7 +77,10 @@ public final class BatchDecoder {
         batch.sources.reserveCapacity(messages.count)
         for m in messages {
             let tp = m.topicPartition
-            batch.nextOffsets[tp] = max(batch.nextOffsets[tp] ?? 0, m.offset + 1)
+            if m.offset + 1 > batch.nextOffsets[tp] ?? 0 {
+                batch.nextOffsets[tp] = m.offset + 1
+                batch.lastRecords[tp] = m.recordDigest
+            }
             // A message without a key fails the key = symbol rule.
             switch decoder.decode(m.value, key: m.key ?? []) {
             case .success(let event):

@@ -10,6 +10,9 @@ import Synchronization
 /// row of every symbol from the database (Redis may have come back empty, or missed other workers'
 /// updates), then the remembered events, all through the seq guard, so state never moves back; only
 /// then is the cache fresh again. At start the database re-sync runs when `guardian:symbols` is empty.
+/// Events are applied before their batch is durable (the cache stays live while the database is slow):
+/// the newest applied event per symbol is kept until its row is durable, and a re-sync applies those
+/// too — a Redis lost in between would otherwise get an older row from the database and keep it.
 final class CacheLink: Sendable {
     private struct State {
         var cache: StateCache?
@@ -20,6 +23,10 @@ final class CacheLink: Sendable {
         var everConnected = false
         /// The newest event per symbol whose update was missed.
         var missed: [String: GuardianEvent] = [:]
+        /// The newest event per symbol applied to Redis whose row is not known durable yet.
+        var undurable: [String: GuardianEvent] = [:]
+        /// The newest event per symbol handed over by `enqueue` and not applied yet.
+        var pending: [String: GuardianEvent] = [:]
     }
 
     /// Reads the newest stored event of every symbol (the database side of a re-sync).
@@ -48,6 +55,37 @@ final class CacheLink: Sendable {
     /// True while connected to Redis.
     var isConnected: Bool { state.withLock { $0.cache != nil } }
 
+    private let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+    /// Hands `events` to `run()` and returns at once: the consumer loop never waits for Redis. While a
+    /// round trip is under way, what arrives is merged (the newest event per symbol) into the next one.
+    func enqueue(_ events: [GuardianEvent]) {
+        guard !events.isEmpty else { return }
+        state.withLock { s in
+            for e in events where (s.pending[e.symbol]?.seq ?? -1) < e.seq { s.pending[e.symbol] = e }
+        }
+        signal.yield()
+    }
+
+    /// Applies what `enqueue` handed over, in order, until the task is cancelled; `applied` gets each
+    /// round trip's duration.
+    func run(applied: @Sendable (Duration) -> Void) async {
+        await withTaskCancellationHandler {
+            for await _ in signals {
+                while true {
+                    let next = state.withLock { s -> [GuardianEvent] in
+                        defer { s.pending.removeAll(keepingCapacity: true) }
+                        return Array(s.pending.values)
+                    }
+                    if next.isEmpty { break }
+                    if let t = await apply(next) { applied(t) }
+                }
+            }
+        } onCancel: {
+            signal.finish()
+        }
+    }
+
     /// Starts connecting (and re-syncing) in the background.
     func start() {
         if state.withLock({ s -> Bool in
@@ -68,11 +106,24 @@ final class CacheLink: Sendable {
         let start = ContinuousClock.now
         do {
             try await cache.apply(events)
+            state.withLock { s in
+                for e in StateCache.latestPerSymbol(events) where (s.undurable[e.symbol]?.seq ?? -1) < e.seq { s.undurable[e.symbol] = e }
+            }
             return ContinuousClock.now - start
         } catch {
             remember(events)
             failed(error)
             return nil
+        }
+    }
+
+    /// `events` are durable in the database: a re-sync finds them there.
+    func durable(_ events: [GuardianEvent]) {
+        guard !events.isEmpty else { return }
+        let newest = StateCache.latestPerSymbol(events)
+        state.withLock { s in
+            guard !s.undurable.isEmpty else { return }
+            for e in newest where (s.undurable[e.symbol]?.seq ?? .max) <= e.seq { s.undurable[e.symbol] = nil }
         }
     }
 
@@ -142,6 +193,9 @@ final class CacheLink: Sendable {
                 written += try await cache.apply(rows[chunk..<min(rows.count, chunk + 1000)])
             }
         }
+        // Updates applied to the lost Redis whose rows are not durable yet: the database does not have them.
+        let undurable = state.withLock { Array($0.undurable.values) }
+        if !undurable.isEmpty { written += try await cache.apply(undurable) }
         // Updates missed meanwhile (some may arrive while this runs): apply until none is left, then go live.
         while true {
             let missed = state.withLock { s -> [GuardianEvent]? in

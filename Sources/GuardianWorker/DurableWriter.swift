@@ -26,32 +26,51 @@ final class DurableWriter: @unchecked Sendable {
         var deadLetters: [DeadLetter] = []
     }
 
+    /// How a write ended.
+    enum Result: Sendable {
+        /// Durable: its offsets may be committed.
+        case durable(Outcome)
+        /// Shutdown gave up on it: nothing of it may be committed, and the writer stops.
+        case stopped
+        /// Its partitions moved to another owner while it was being retried: given up (they read it
+        /// again), and the writer goes on with the next batch.
+        case dropped
+    }
+
     private let configuration: WorkerConfiguration
     private let logger: Logger
     private let deadLetterTopic: DeadLetterPublisher
     private let onDatabase: @Sendable (_ up: Bool, _ error: String?) -> Void
     /// The offsets this worker's group has committed to Kafka, as recorded with each checkpoint.
     private let committedOffsets: @Sendable () -> [TopicPartition: Int64]
+    /// The checkpoint epoch of each partition as read at its assignment.
+    private let epochs: @Sendable () -> [TopicPartition: Int64]
+    /// Whether any partition of the batch being written is still owned in the assignment it was polled in.
+    private let isOwned: @Sendable () -> Bool
     private var writer: EventTableWriter?
 
-    /// Thrown inside a write when shutdown gave up on it while its dead letters were not delivered.
-    private struct Stopped: Error {}
+    /// Thrown inside a write when it was given up while its dead letters were not delivered.
+    private struct GaveUp: Error { var result: Result }
 
     init(
         configuration: WorkerConfiguration, logger: Logger, deadLetters: DeadLetterPublisher,
         committedOffsets: @escaping @Sendable () -> [TopicPartition: Int64],
+        epochs: @escaping @Sendable () -> [TopicPartition: Int64],
+        isOwned: @escaping @Sendable () -> Bool,
         onDatabase: @escaping @Sendable (_ up: Bool, _ error: String?) -> Void
     ) {
         self.configuration = configuration
         self.logger = logger
         self.deadLetterTopic = deadLetters
         self.committedOffsets = committedOffsets
+        self.epochs = epochs
+        self.isOwned = isOwned
         self.onDatabase = onDatabase
     }
 
-    /// Writes `write.batch` until it is durable (returns the outcome) or `shouldStop` turns true first
-    /// (returns nil: nothing of it may be committed).
-    func write(_ write: InFlightWrite, shouldStop: @Sendable () -> Bool) async -> Outcome? {
+    /// Writes `write.batch` until it is durable, `shouldStop` turns true (stopped), or none of its
+    /// partitions is owned any more (dropped): a failing write is checked before each retry.
+    func write(_ write: InFlightWrite, shouldStop: @Sendable () -> Bool) async -> Result {
         let batch = write.batch.decoded
         let now = WallClock.nowNanoseconds()
         let rejected = batch.rejected.map { r in
@@ -59,24 +78,25 @@ final class DurableWriter: @unchecked Sendable {
                        reason: r.rejection.reason.rawValue, errorCode: r.rejection.code, errorMessage: r.rejection.message,
                        worker: configuration.workerID, timeNanos: now)
         }
-        let committed = committedOffsets()
+        let committed = committedOffsets(), epochs = self.epochs()
         let checkpoints = batch.nextOffsets.map {
             EventTableWriter.Checkpoint(group: configuration.group, topic: $0.key.topic, partition: $0.key.partition,
-                                        nextOffset: $0.value, committedOffset: committed[$0.key])
+                                        nextOffset: $0.value, committedOffset: committed[$0.key], epoch: epochs[$0.key],
+                                        lastRecord: batch.lastRecords[$0.key])
         }
         // Dead letters known before the write are on the topic before the checkpoint moves past them.
-        guard await deliver(rejected, shouldStop: shouldStop) else { return nil }
+        if let gaveUp = await deliver(rejected, shouldStop: shouldStop) { return gaveUp }
         var delay = Duration.milliseconds(100)
         while true {
-            if shouldStop() { return nil }
+            if shouldStop() { return .stopped }
             do {
                 let w = try await connectedWriter()
                 let outcome = try await writeRows(w, batch, checkpoints: checkpoints, deadLetters: rejected, shouldStop: shouldStop)
                 write.isFailing = false
                 onDatabase(true, nil)
-                return outcome
-            } catch is Stopped {
-                return nil
+                return .durable(outcome)
+            } catch let gaveUp as GaveUp {
+                return gaveUp.result
             } catch {
                 writer = nil  // a fresh connection next time
                 write.isFailing = true
@@ -85,27 +105,30 @@ final class DurableWriter: @unchecked Sendable {
                              metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, configuration.maxRetryDelay)
+                if !isOwned() { return .dropped }
             }
         }
     }
 
     /// Produces `letters` to the dead-letter topic until Kafka acknowledged every one, retrying with
-    /// backoff; false when `shouldStop` turned true first (the batch is then given up, not committed).
-    private func deliver(_ letters: [DeadLetter], shouldStop: @Sendable () -> Bool) async -> Bool {
+    /// backoff; returns how the batch was given up when `shouldStop` turned true or its partitions moved
+    /// first (nothing of it is committed), nil once delivered.
+    private func deliver(_ letters: [DeadLetter], shouldStop: @Sendable () -> Bool) async -> Result? {
         var delay = Duration.milliseconds(100)
         while !letters.isEmpty {
             do {
                 try await deadLetterTopic.publish(letters)
-                return true
+                return nil
             } catch {
-                if shouldStop() { return false }
+                if shouldStop() { return .stopped }
+                if !isOwned() { return .dropped }
                 logger.error("dead letters not delivered to the dead-letter topic; retrying (nothing is committed meanwhile)",
                              metadata: ["topic": "\(deadLetterTopic.topic)", "error": "\(error)", "retry_in": "\(delay)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, configuration.maxRetryDelay)
             }
         }
-        return true
+        return nil
     }
 
     private func connectedWriter() async throws -> EventTableWriter {
@@ -152,7 +175,7 @@ final class DurableWriter: @unchecked Sendable {
                 }
             }
             // The rows the database refused go to the dead-letter topic before the checkpoint moves past them.
-            guard await deliver(outcome.deadLetters, shouldStop: shouldStop) else { throw Stopped() }
+            if let gaveUp = await deliver(outcome.deadLetters, shouldStop: shouldStop) { throw GaveUp(result: gaveUp) }
             outcome.deadLetters = deadLetters + outcome.deadLetters
             _ = try await w.write(payload: [], count: 0, checkpoints: checkpoints, deadLetters: outcome.deadLetters)
             return outcome

@@ -5,16 +5,18 @@ public struct PipelineBatch: Sendable {
     public let id: Int
     public var decoded: DecodedBatch
     /// Bytes of Kafka data it holds (keys and values), counted against the buffer limit.
-    public let bytes: Int
+    public internal(set) var bytes: Int
     /// The assignment epoch of each of its partitions when it was polled.
-    let epochs: [TopicPartition: Int]
+    var epochs: [TopicPartition: Int]
 }
 
 /// The worker's decisions, as a pure state machine guarded by the worker's lock: what is buffered,
 /// what is being written, which partitions are paused, what may be committed. The I/O around it
 /// (poll, write, commit, pause, resume) lives in `Worker`; every rule here is unit-tested without servers.
 ///
-/// - Polled batches queue in order, one database write at a time (writes are in offset order per partition).
+/// - Polled batches queue in order, one database write at a time (writes are in offset order per partition);
+///   what queued while a write was under way is written together in the next one (up to
+///   `maxEventsPerWrite`): one transaction instead of one per poll, so the writer catches up after a slow write.
 /// - Buffered bytes over `maxBufferedBytes` pause every owned partition (polling goes on, so the group
 ///   membership stays alive); under half of it they resume.
 /// - An offset becomes committable only when its batch is durable, and only for a partition owned in
@@ -28,6 +30,8 @@ public struct PipelineStateMachine: Sendable {
     }
 
     public let maxBufferedBytes: Int
+    /// The most events one write takes from the queue (at least one polled batch, whatever its size).
+    public let maxEventsPerWrite: Int
     public private(set) var tracker = CommitTracker()
     public private(set) var bufferedBytes = 0
     public private(set) var paused: Set<TopicPartition> = []
@@ -39,8 +43,9 @@ public struct PipelineStateMachine: Sendable {
     private var nextID = 0
     public private(set) var stopping = false
 
-    public init(maxBufferedBytes: Int) {
+    public init(maxBufferedBytes: Int, maxEventsPerWrite: Int = 5000) {
         self.maxBufferedBytes = max(1, maxBufferedBytes)
+        self.maxEventsPerWrite = max(1, maxEventsPerWrite)
     }
 
     /// Batches waiting for their write (not counting the one being written).
@@ -99,21 +104,39 @@ public struct PipelineStateMachine: Sendable {
         return true
     }
 
-    /// The next batch to write, oldest first, limited to partitions still owned in the epoch it was
-    /// polled in; nil when there is none or a write is under way.
+    /// The next batch to write: the oldest queued one, with the ones queued after it while they fit in
+    /// `maxEventsPerWrite`, each limited to partitions still owned in the epoch it was polled in; nil
+    /// when there is none or a write is under way.
     public mutating func nextWrite() -> PipelineBatch? {
         guard writing == nil, !stopping else { return nil }
+        var merged: PipelineBatch?
         while !queue.isEmpty {
-            var batch = queue.removeFirst()
+            var batch = queue[0]
             batch.decoded = batch.decoded.filtered { tp in epochs[tp] != nil && epochs[tp] == batch.epochs[tp] }
-            if batch.decoded.messageCount == 0 {
+            if let m = merged, m.decoded.messageCount + batch.decoded.messageCount > maxEventsPerWrite { break }
+            queue.removeFirst()
+            guard batch.decoded.messageCount > 0 else {
                 bufferedBytes -= batch.bytes
                 continue
             }
-            writing = batch
-            return batch
+            if var m = merged {
+                m.decoded.append(batch.decoded)
+                m.bytes += batch.bytes
+                m.epochs.merge(batch.epochs) { _, later in later }
+                merged = m
+            } else {
+                merged = batch
+            }
         }
-        return nil
+        writing = merged
+        return merged
+    }
+
+    /// Whether any partition of the batch being written is still owned in the epoch it was polled in
+    /// (false: its partitions moved; a write that keeps failing is given up).
+    public var writingIsOwned: Bool {
+        guard let batch = writing else { return false }
+        return batch.decoded.nextOffsets.keys.contains { tp in epochs[tp] != nil && epochs[tp] == batch.epochs[tp] }
     }
 
     /// The write of the current batch ended: durable, or abandoned (stopping; nothing committed for it).
@@ -128,8 +151,8 @@ public struct PipelineStateMachine: Sendable {
     }
 
     /// What to do with the consumer now: pause when the buffer is over its limit, resume under half
-    /// of it, commit what became durable.
-    public mutating func flowControl() -> [Action] {
+    /// of it, and (with `includeCommits`) commit what became durable.
+    public mutating func flowControl(includeCommits: Bool = true) -> [Action] {
         var actions: [Action] = []
         if overLimit {
             let fresh = tracker.owned.filter { !paused.contains($0) }
@@ -142,6 +165,7 @@ public struct PipelineStateMachine: Sendable {
             paused.removeAll()
             actions.append(.resume(all))
         }
+        guard includeCommits else { return actions }
         let pending = tracker.pendingCommits()
         if !pending.isEmpty { actions.append(.commit(pending)) }
         return actions

@@ -19,6 +19,13 @@ import GuardianStores
 ///   committed offset, said as `committedMovedElsewhere`: a rewind is honoured, never undone;
 /// - otherwise → the committed offset (or `auto.offset.reset=earliest` when there is none).
 ///
+/// A checkpoint is honoured (either way) only when the record just before it is still the one the group
+/// stored: its digest is read from the log first (`recordsToVerify`). Another record there — the topic
+/// was deleted and recreated, or this is a disaster-recovery cluster whose offsets differ — means the
+/// checkpoint describes another log: no skip (`checkpointUnverified`), and a group whose committed
+/// offset is unusable reads the whole log (`checkpointNotInLog`, an alert). A row written before the
+/// digests existed cannot be checked: it is never used to skip, only to recover.
+///
 /// Never the end of the log: skipping ahead of what is durable would silently lose events.
 public enum StartOffsetRule {
     public enum Reason: String, Sendable, Equatable {
@@ -31,9 +38,17 @@ public enum StartOffsetRule {
         /// The committed offset is behind the checkpoint but not where the group last committed: someone
         /// moved it (a rewind). It is kept; the decision's offset is the committed offset.
         case committedMovedElsewhere = "committed_moved_elsewhere"
+        /// The checkpoint is ahead of the committed offset, but the log does not hold the record it ends
+        /// at (or it could not be read): the committed offset is kept, nothing skipped.
+        case checkpointUnverified = "checkpoint_unverified"
+        /// The committed offset is unusable and the checkpoint does not match the log (a recreated topic,
+        /// another cluster): the partition is read from its oldest offset.
+        case checkpointNotInLog = "checkpoint_not_in_log"
 
         /// True when Kafka's committed offset was unusable (an alert), false otherwise.
-        public var isAlert: Bool { self == .noCommittedOffset || self == .committedOutOfRange }
+        public var isAlert: Bool { self == .noCommittedOffset || self == .committedOutOfRange || self == .checkpointNotInLog }
+        /// True when the decision starts from the checkpoint (not from the committed or the oldest offset).
+        public var resumesAtCheckpoint: Bool { self == .noCommittedOffset || self == .committedOutOfRange || self == .checkpointAhead }
     }
 
     public struct Decision: Sendable, Equatable {
@@ -51,16 +66,39 @@ public enum StartOffsetRule {
         }
     }
 
-    public static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry], skipDurable: Bool = true) -> [Decision] {
+    /// Where the records before the checkpoints that `decide` could honour are: read each from the log
+    /// and pass their digests to `decide`.
+    public static func recordsToVerify(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry],
+                                       skipDurable: Bool = true) -> [TopicPartitionOffset] {
+        partitions.compactMap { p in
+            guard let entry = checkpoints[p.topicPartition.partition], entry.lastRecord != nil,
+                  entry.nextOffset > p.low, entry.nextOffset <= p.high else { return nil }
+            if let committed = p.committed, committed >= p.low && committed <= p.high {
+                guard skipDurable, entry.nextOffset > committed, entry.committedOffset == committed else { return nil }
+            }
+            return TopicPartitionOffset(p.topicPartition, offset: entry.nextOffset - 1)
+        }
+    }
+
+    /// The start of each partition that does not simply resume at its committed offset. `logRecords` holds
+    /// the digest of the record read at each checkpoint's `nextOffset - 1` (see `recordsToVerify`); one
+    /// missing there (not read, or another offset) does not match.
+    public static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry],
+                              logRecords: [TopicPartition: Int64] = [:], skipDurable: Bool = true) -> [Decision] {
         partitions.compactMap { p in
             let entry = checkpoints[p.topicPartition.partition]
             let checkpoint = entry?.nextOffset
+            let matchesLog = entry?.lastRecord.map { $0 == logRecords[p.topicPartition] }
             let reason: Reason
             if let committed = p.committed {
                 if committed >= p.low && committed <= p.high {
                     guard skipDurable, let entry, entry.nextOffset > committed, entry.nextOffset <= p.high else { return nil }
                     guard entry.committedOffset == committed else {
                         return Decision(topicPartition: p.topicPartition, offset: committed, reason: .committedMovedElsewhere,
+                                        checkpoint: entry.nextOffset)
+                    }
+                    guard matchesLog == true else {
+                        return Decision(topicPartition: p.topicPartition, offset: committed, reason: .checkpointUnverified,
                                         checkpoint: entry.nextOffset)
                     }
                     return Decision(topicPartition: p.topicPartition, offset: entry.nextOffset, reason: .checkpointAhead,
@@ -71,9 +109,14 @@ public enum StartOffsetRule {
                 guard checkpoint != nil else { return nil }
                 reason = .noCommittedOffset
             }
-            // A checkpoint past the end means the log was recreated: read all of the new one.
-            let offset = checkpoint.map { $0 < p.low || $0 > p.high ? p.low : $0 } ?? p.low
-            return Decision(topicPartition: p.topicPartition, offset: offset, reason: reason, checkpoint: checkpoint)
+            guard let checkpoint, checkpoint >= p.low, checkpoint <= p.high else {
+                // No checkpoint, or one outside the log (the log was recreated): read all of it.
+                return Decision(topicPartition: p.topicPartition, offset: p.low, reason: reason, checkpoint: checkpoint)
+            }
+            if checkpoint > p.low && matchesLog == false {
+                return Decision(topicPartition: p.topicPartition, offset: p.low, reason: .checkpointNotInLog, checkpoint: checkpoint)
+            }
+            return Decision(topicPartition: p.topicPartition, offset: checkpoint, reason: reason, checkpoint: checkpoint)
         }
     }
 }

@@ -44,6 +44,8 @@ public final class Worker: Service, Sendable {
         public var writeRetries = 0
         /// Messages not read again because the checkpoint showed them durable already.
         public var skippedDurable = 0
+        /// Batches given up while being retried because their partitions moved to another owner.
+        public var droppedBatches = 0
     }
 
     public let configuration: WorkerConfiguration
@@ -60,6 +62,11 @@ public final class Worker: Service, Sendable {
     private let currentWrite = Mutex<InFlightWrite?>(nil)
     /// Start offsets chosen from the checkpoints for the assignment under way (consumer thread only).
     private let checkpointStarts = Mutex<[TopicPartition: Int64]>([:])
+    /// The checkpoint epoch of each owned partition as read when it was assigned: this worker's writes
+    /// move a checkpoint only while `offsets reset` has not lowered it since.
+    private let checkpointEpochs = Mutex<[TopicPartition: Int64]>([:])
+    /// Reads the records before checkpoints from the log (made on the first assignment that needs it).
+    private let recordReader = Mutex<KafkaPartitionReader?>(nil)
 
     public convenience init(configuration: WorkerConfiguration, logger: Logger) {
         self.init(configuration: configuration, logger: logger, testHooks: WorkerTestHooks())
@@ -71,7 +78,8 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
         self.logger = logger
         self.hooks = testHooks
-        self.machine = Mutex(PipelineStateMachine(maxBufferedBytes: configuration.maxBufferedBytes))
+        self.machine = Mutex(PipelineStateMachine(maxBufferedBytes: configuration.maxBufferedBytes,
+                                                  maxEventsPerWrite: configuration.batch.maxEvents))
     }
 
     /// What this worker has done so far.
@@ -107,7 +115,9 @@ public final class Worker: Service, Sendable {
             committedOffsets: { [self] in
                 Dictionary(machine.withLock { $0.tracker.committedOffsets }.compactMap { o in o.offset.map { (o.topicPartition, $0) } },
                            uniquingKeysWith: { $1 })
-            }
+            },
+            epochs: { [self] in checkpointEpochs.withLock { $0 } },
+            isOwned: { [self] in machine.withLock { $0.writingIsOwned } }
         ) { [self] up, error in
             if !up {
                 metrics.dbFailures.increment()
@@ -125,6 +135,7 @@ public final class Worker: Service, Sendable {
             })
         cache.start()
 
+        _ = reader()  // connected before the first assignment needs it
         let consumer = try KafkaConsumer(
             configuration: c.kafka, groupID: c.group,
             startOffsets: { [self] partitions in self.startOffsets(partitions) },
@@ -138,7 +149,10 @@ public final class Worker: Service, Sendable {
             maintenance.cancel()
         }
         let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let writerTask = Task { await self.runWriter(writer, wakes: wakes) }
+        let writerTask = Task { await self.runWriter(writer, cache: cache, wakes: wakes) }
+        let cacheTask = Task { [metrics] in await cache.run { metrics.redisWrite.recordNanoseconds(Int64($0.wholeNanoseconds)) } }
+        defer { cacheTask.cancel() }
+        var lastCommit = ContinuousClock.now
 
         while !shouldStop {
             let pollStart = ContinuousClock.now
@@ -153,12 +167,13 @@ public final class Worker: Service, Sendable {
                 if let owned {
                     wake.yield()
                     record(consumed: owned)
-                    if let t = await cache.apply(owned.events.map(\.event)) {
-                        metrics.redisWrite.recordNanoseconds(Int64(t.wholeNanoseconds))
-                    }
+                    cache.enqueue(owned.events.map(\.event))
                 }
             }
-            await apply(machine.withLock { $0.flowControl() }, consumer)
+            // Commits at most every `commitInterval` (each is a round trip on the consumer's thread).
+            let commitNow = ContinuousClock.now - lastCommit >= c.commitInterval
+            if commitNow { lastCommit = .now }
+            await apply(machine.withLock { $0.flowControl(includeCommits: commitNow) }, consumer)
         }
 
         // Shutdown: nothing new is written; the in-flight write gets `shutdownTimeout`.
@@ -203,17 +218,28 @@ public final class Worker: Service, Sendable {
 
     // MARK: the writer loop
 
-    private func runWriter(_ writer: DurableWriter, wakes: AsyncStream<Void>) async {
+    private func runWriter(_ writer: DurableWriter, cache: CacheLink, wakes: AsyncStream<Void>) async {
         var durableWrites = 0
         for await _ in wakes {
             while let batch = machine.withLock({ $0.nextWrite() }) {
                 let write = InFlightWrite(batch: batch)
                 currentWrite.withLock { $0 = write }
                 let start = ContinuousClock.now
-                let outcome = await writer.write(write) { [self] in abandonWrites.load(ordering: .relaxed) }
+                let result = await writer.write(write) { [self] in abandonWrites.load(ordering: .relaxed) }
+                let outcome: DurableWriter.Outcome?
+                switch result {
+                case .durable(let o): outcome = o
+                case .stopped, .dropped: outcome = nil
+                }
+                if case .dropped = result {
+                    stats.withLock { $0.droppedBatches += 1 }
+                    logger.notice("dropped a batch whose partitions this worker no longer owns (their next owner reads them again)",
+                                  metadata: ["events": "\(batch.decoded.messageCount)"])
+                }
                 if let outcome {
                     metrics.dbWrite.recordNanoseconds(Int64((ContinuousClock.now - start).wholeNanoseconds))
                     record(written: outcome, batch: batch.decoded)
+                    cache.durable(batch.decoded.events.map(\.event))
                     durableWrites += 1
                     if let crashAfter = hooks.crashAfterDatabaseCommits, durableWrites >= crashAfter {
                         logger.critical("test hook: crashing after a database commit, before the offset commit")
@@ -228,7 +254,7 @@ public final class Worker: Service, Sendable {
                 currentWrite.withLock { if $0 === write { $0 = nil } }
                 metrics.bufferedBytes.record(buffered)
                 healthState.withLock { $0.bufferedBytes = buffered }
-                if outcome == nil { return }
+                if case .stopped = result { return }
             }
         }
     }
@@ -371,26 +397,55 @@ public final class Worker: Service, Sendable {
     private func startOffsets(_ partitions: [AssignedPartition]) -> [TopicPartitionOffset] {
         guard !partitions.isEmpty else { return [] }
         let postgres = configuration.postgres, topic = configuration.topic, group = configuration.group
+        let skipDurable = configuration.skipDurableOnAssignment
+        let reader = self.reader()
         // Bounded: a database that does not answer leaves the committed offsets (re-read, never skipped).
         // 10 s, not less: on a loaded machine 3 s was once too short and a whole topic was read again.
-        let checkpoints = Blocking.run(timeout: .seconds(10)) {
-            try await Checkpoints(connection: try await PostgresConnection.connect(postgres)).read(group: group, topic: topic)
+        // The record read can take a while on a loaded cluster; giving up on it re-reads whole partitions.
+        let read = Blocking.run(timeout: .seconds(25)) { () async throws -> ([Int32: Checkpoints.Entry], [TopicPartition: Int64]) in
+            let checkpoints = try await Checkpoints(connection: try await PostgresConnection.connect(postgres)).read(group: group, topic: topic)
+            // The record each usable checkpoint ends at, read from the log: is it still the one stored?
+            let wanted = StartOffsetRule.recordsToVerify(partitions, checkpoints: checkpoints, skipDurable: skipDurable)
+            var digests: [TopicPartition: Int64] = [:]
+            if !wanted.isEmpty, let reader {
+                let found = (try? await reader.messages(at: wanted, timeout: .seconds(15))) ?? [:]
+                for w in wanted {
+                    if let m = found[w.topicPartition], m.offset == w.offset { digests[w.topicPartition] = m.recordDigest }
+                }
+            }
+            return (checkpoints, digests)
         }
-        if case .failure(let error) = checkpoints {
+        if case .failure(let error) = read {
             logger.error("could not read guardian_checkpoints for the assigned partitions; starting from the committed offsets",
                          metadata: ["error": "\(error)"])
         }
-        let decisions = StartOffsetRule.decide(partitions, checkpoints: (try? checkpoints.get()) ?? [:],
-                                               skipDurable: configuration.skipDurableOnAssignment)
+        let (checkpoints, logRecords) = (try? read.get()) ?? ([:], [:])
+        checkpointEpochs.withLock { epochs in
+            for p in partitions { epochs[p.topicPartition] = checkpoints[p.topicPartition.partition]?.epoch }
+        }
+        let decisions = StartOffsetRule.decide(partitions, checkpoints: checkpoints, logRecords: logRecords, skipDurable: skipDurable)
         for d in decisions {
             metrics.checkpointRestores(d.reason.rawValue).increment()
             let committed = partitions.first { $0.topicPartition == d.topicPartition }?.committed
-            let metadata: Logger.Metadata = [
+            var metadata: Logger.Metadata = [
                 "partition": "\(d.topicPartition)", "reason": "\(d.reason.rawValue)", "resume_at": "\(d.offset)",
                 "checkpoint": "\(d.checkpoint.map(String.init) ?? "none")", "committed": "\(committed.map(String.init) ?? "none")",
             ]
-            if d.reason.isAlert {
+            if d.reason == .checkpointNotInLog || d.reason == .checkpointUnverified {
+                metadata["record_check"] = "\(logRecords[d.topicPartition] == nil ? "not read (timed out, or gone from the log)" : "another record at that offset")"
+            }
+            if d.reason == .checkpointNotInLog {
+                logger.error("""
+                    ALERT: committed offset unusable, and the log does not hold the record the database's checkpoint ends at \
+                    (topic recreated? another cluster?); reading the partition from its oldest offset
+                    """, metadata: metadata)
+            } else if d.reason.isAlert {
                 logger.error("ALERT: committed offset unusable; resuming from the database's checkpoint (never from the end)", metadata: metadata)
+            } else if d.reason == .checkpointUnverified {
+                logger.warning("""
+                    the database's checkpoint is ahead of the committed offset, but the log does not hold the record it ends at \
+                    (or it could not be read); keeping the committed offset: events from there are read again
+                    """, metadata: metadata)
             } else if d.reason == .committedMovedElsewhere {
                 logger.warning("the committed offset was moved by someone else (not where this group last committed); honouring it: events from there are read again", metadata: metadata)
             } else {
@@ -399,7 +454,7 @@ public final class Worker: Service, Sendable {
         }
         stats.withLock { s in
             // Only partitions that really resumed from a checkpoint (not from the oldest offset, for want of one).
-            s.checkpointRestores += decisions.filter { $0.reason.isAlert && $0.checkpoint != nil }.count
+            s.checkpointRestores += decisions.filter { $0.reason.isAlert && $0.reason.resumesAtCheckpoint && $0.checkpoint != nil }.count
             for d in decisions where !d.reason.isAlert {
                 s.skippedDurable += Int(d.offset - (partitions.first { $0.topicPartition == d.topicPartition }?.committed ?? d.offset))
             }
@@ -408,15 +463,36 @@ public final class Worker: Service, Sendable {
         return decisions.map { TopicPartitionOffset($0.topicPartition, offset: $0.offset) }
     }
 
+    /// The reader of single records for checkpoint checks; nil (and logged) when it cannot be made, in
+    /// which case no checkpoint is honoured.
+    private func reader() -> KafkaPartitionReader? {
+        recordReader.withLock { r in
+            if r == nil {
+                do {
+                    r = try KafkaPartitionReader(configuration: configuration.kafka)
+                } catch {
+                    logger.error("could not make a reader to check checkpoints against the log; none is honoured", metadata: ["error": "\(error)"])
+                }
+            }
+            return r
+        }
+    }
+
     // MARK: background tasks
 
+    /// Lag per owned partition from the watermarks the consumer's fetches bring back (cached by
+    /// librdkafka): no request, nothing on the consumer thread. Only while Kafka is marked down does it
+    /// ask a broker (on the consumer thread: then nothing is flowing anyway), to see it come back while idle.
     private func monitorLag(_ consumer: KafkaConsumer) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.lagInterval)
             let committed = machine.withLock { $0.tracker.committedOffsets }
-            for c in committed {
-                guard let w = try? await consumer.watermarks(topic: c.topic, partition: c.partition, timeout: .seconds(2)) else { continue }
+            if !health.kafka.up, let c = committed.first,
+               (try? await consumer.watermarks(topic: c.topic, partition: c.partition, timeout: .seconds(2))) != nil {
                 setComponent(\.kafka, "kafka", up: true, error: nil)
+            }
+            for c in committed {
+                guard let w = consumer.cachedWatermarks(topic: c.topic, partition: c.partition) else { continue }
                 metrics.lag(c.topicPartition).record(max(0, w.high - (c.offset ?? w.low)))
             }
         }

@@ -39,6 +39,10 @@ public struct WorkerConfiguration: Sendable {
     public var maxBufferedBytes: Int
     /// The longest wait between two attempts of a failing write. Default 5 s.
     public var maxRetryDelay: Duration
+    /// How often what became durable is committed to Kafka (each commit is a round trip on the
+    /// consumer's thread, so not after every write). Default 100 ms; a crash redelivers at most about
+    /// this much, which the checkpoints and idempotent writes absorb. Revocations and shutdown commit at once.
+    public var commitInterval: Duration = .milliseconds(100)
     /// On SIGTERM, how long the in-flight write may take to finish before it is abandoned (not
     /// committed; redelivered to the next owner). Default 20 s.
     public var shutdownTimeout: Duration

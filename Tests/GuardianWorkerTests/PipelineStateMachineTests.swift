@@ -32,7 +32,7 @@ typealias A = PipelineStateMachine.Action
     }
 
     @Test func writesOneBatchAtATimeInOrderAndCommitsOnlyDurableOffsets() {
-        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 1)
         m.assigned([p0, p1])
         let polled1 = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
         #expect(polled1)
@@ -54,8 +54,31 @@ typealias A = PipelineStateMachine.Action
         #expect(m.isIdle && m.bufferedBytes == 0)
     }
 
+    /// What queued while a write was under way goes in the next write, together (up to the limit), in
+    /// order; its durable offsets are each partition's newest.
+    @Test func batchesQueuedDuringAWriteAreWrittenTogether() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 12)
+        m.assigned([p0, p1])
+        _ = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
+        _ = m.nextWrite()
+        _ = m.polled(batch(p0, from: 5, count: 5), bytes: 10)
+        _ = m.polled(batch(p1, from: 0, count: 4), bytes: 10)
+        _ = m.polled(batch(p0, from: 10, count: 2), bytes: 10)  // 11 with the two before: still fits
+        _ = m.polled(batch(p1, from: 4, count: 3), bytes: 10)   // 14: the next write's
+        m.writeFinished(durable: true)
+        let merged = m.nextWrite()
+        #expect(merged?.decoded.messageCount == 11)
+        #expect(merged?.decoded.nextOffsets == [p0: 12, p1: 4])
+        #expect(merged?.decoded.rejected.map(\.offset) == [5, 6, 7, 8, 9, 0, 1, 2, 3, 10, 11], "in polling order")
+        m.writeFinished(durable: true)
+        #expect(commits(m.flowControl()).sorted { $0.partition < $1.partition }
+                == [TopicPartitionOffset(p0, offset: 12), TopicPartitionOffset(p1, offset: 4)])
+        #expect(m.nextWrite()?.decoded.nextOffsets == [p1: 7])
+        #expect(m.bufferedBytes == 10)
+    }
+
     @Test func dropsMessagesOfPartitionsNotOwned() {
-        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 1)
         m.assigned([p0])
         let polled3 = m.polled(batch(p1, from: 0, count: 3), bytes: 10)
         #expect(!polled3, "fetched before a revocation: dropped")
@@ -70,7 +93,7 @@ typealias A = PipelineStateMachine.Action
     }
 
     @Test func pausesWhenTheBufferIsFullAndResumesUnderHalf() {
-        var m = PipelineStateMachine(maxBufferedBytes: 100)
+        var m = PipelineStateMachine(maxBufferedBytes: 100, maxEventsPerWrite: 1)
         m.assigned([p0, p1])
         let polled5 = m.polled(batch(p0, from: 0, count: 1), bytes: 60)
         #expect(polled5)
@@ -96,7 +119,7 @@ typealias A = PipelineStateMachine.Action
     }
 
     @Test func partitionsAssignedWhileFullArePausedToo() {
-        var m = PipelineStateMachine(maxBufferedBytes: 10)
+        var m = PipelineStateMachine(maxBufferedBytes: 10, maxEventsPerWrite: 1)
         m.assigned([p0])
         _ = m.polled(batch(p0, from: 0, count: 1), bytes: 20)
         let flowControl6 = m.flowControl()
@@ -107,7 +130,7 @@ typealias A = PipelineStateMachine.Action
     }
 
     @Test func revokedPartitionsLeaveTheBufferAndAnOlderEpochNeverMovesTheDurableMark() {
-        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 1)
         m.assigned([p0])
         _ = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
         _ = m.polled(batch(p0, from: 5, count: 5), bytes: 10)
@@ -123,7 +146,7 @@ typealias A = PipelineStateMachine.Action
     }
 
     @Test func revokeHandsOverWhatIsDurable() {
-        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 1)
         m.assigned([p0, p1])
         _ = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
         _ = m.nextWrite()
@@ -137,13 +160,13 @@ typealias A = PipelineStateMachine.Action
     }
 
     @Test func aPartitionStartingAtACheckpointCommitsItEvenWithNothingNew() {
-        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 1)
         m.assigned([p0, p1], durableUpTo: [p0: 250])
         #expect(commits(m.flowControl()) == [TopicPartitionOffset(p0, offset: 250)])
     }
 
     @Test func stopDropsWhatIsQueuedAndStartsNothing() {
-        var m = PipelineStateMachine(maxBufferedBytes: 1000)
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 1)
         m.assigned([p0])
         _ = m.polled(batch(p0, from: 0, count: 5), bytes: 10)
         _ = m.polled(batch(p0, from: 5, count: 3), bytes: 10)
@@ -166,11 +189,18 @@ typealias A = PipelineStateMachine.Action
 
     /// `recorded`: the offset the group had committed when it wrote the checkpoint (default: the
     /// committed offset itself, the routine case).
+    /// `stored`: the digest the checkpoint recorded of its last record; `inLog`: the digest read from the
+    /// log at that offset (default: the same record, the routine case; nil: not read).
     func decide(committed: Int64?, low: Int64 = 100, high: Int64 = 500, checkpoint: Int64?, recorded: Int64?? = .none,
-                skipDurable: Bool = true) -> StartOffsetRule.Decision? {
-        let entry = checkpoint.map { Checkpoints.Entry(nextOffset: $0, committedOffset: recorded ?? committed) }
-        return StartOffsetRule.decide([AssignedPartition(topicPartition: tp, committed: committed, low: low, high: high)],
-                                      checkpoints: entry.map { [3: $0] } ?? [:], skipDurable: skipDurable).first
+                stored: Int64? = 7, inLog: Int64? = 7, skipDurable: Bool = true) -> StartOffsetRule.Decision? {
+        let entry = checkpoint.map { Checkpoints.Entry(nextOffset: $0, committedOffset: recorded ?? committed, lastRecord: stored) }
+        let partitions = [AssignedPartition(topicPartition: tp, committed: committed, low: low, high: high)]
+        let checkpoints = entry.map { [Int32(3): $0] } ?? [:]
+        // The worker reads only what the rule asks for.
+        let asked = StartOffsetRule.recordsToVerify(partitions, checkpoints: checkpoints, skipDurable: skipDurable)
+        var logRecords: [TopicPartition: Int64] = [:]
+        if let inLog, let checkpoint, asked == [TopicPartitionOffset(tp, offset: checkpoint - 1)] { logRecords[tp] = inLog }
+        return StartOffsetRule.decide(partitions, checkpoints: checkpoints, logRecords: logRecords, skipDurable: skipDurable).first
     }
 
     @Test func aUsableCommittedOffsetIsKeptUnlessTheCheckpointIsAhead() {
@@ -203,6 +233,36 @@ typealias A = PipelineStateMachine.Action
         #expect(decide(committed: 20, checkpoint: nil)?.offset == 100, "no checkpoint: the oldest offset")
         #expect(decide(committed: 900, checkpoint: 880)?.offset == 100, "log recreated: read all of the new one")
         #expect(decide(committed: 900, low: 0, high: 10, checkpoint: nil)?.offset == 0)
+    }
+
+    /// Issue 16: a checkpoint is honoured only when the log still holds the record it ends at — not after
+    /// the topic was recreated, nor on another cluster whose offsets differ.
+    @Test func aCheckpointIsHonouredOnlyWhenTheLogHoldsItsLastRecord() {
+        #expect(decide(committed: 100, checkpoint: 400, inLog: 8)
+                == .init(topicPartition: tp, offset: 100, reason: .checkpointUnverified, checkpoint: 400),
+                "another record there: nothing skipped")
+        #expect(decide(committed: 100, checkpoint: 400, inLog: nil)?.offset == 100, "not read (a timeout): nothing skipped")
+        #expect(decide(committed: 100, checkpoint: 400, stored: nil)?.offset == 100, "a row from before digests: nothing skipped")
+        #expect(decide(committed: nil, checkpoint: 300, inLog: 8)
+                == .init(topicPartition: tp, offset: 100, reason: .checkpointNotInLog, checkpoint: 300),
+                "unusable committed offset and another log: all of it is read, said as an alert")
+        #expect(decide(committed: nil, checkpoint: 300, inLog: 8)?.reason.isAlert == true)
+        #expect(decide(committed: 20, checkpoint: 250, inLog: nil)?.offset == 100, "not read: all of it")
+        #expect(decide(committed: nil, checkpoint: 300, stored: nil)?.offset == 300, "a row from before digests still recovers")
+        #expect(decide(committed: nil, checkpoint: 100, inLog: nil)?.offset == 100, "a checkpoint at the oldest offset needs no check")
+    }
+
+    @Test func onlyCheckpointsThatCouldBeHonouredAreRead() {
+        func asked(_ committed: Int64?, _ entry: Checkpoints.Entry) -> [TopicPartitionOffset] {
+            StartOffsetRule.recordsToVerify([AssignedPartition(topicPartition: tp, committed: committed, low: 100, high: 500)],
+                                            checkpoints: [3: entry])
+        }
+        #expect(asked(100, .init(nextOffset: 400, committedOffset: 100, lastRecord: 1)) == [TopicPartitionOffset(tp, offset: 399)])
+        #expect(asked(nil, .init(nextOffset: 400, lastRecord: 1)) == [TopicPartitionOffset(tp, offset: 399)])
+        #expect(asked(100, .init(nextOffset: 400, committedOffset: 50, lastRecord: 1)).isEmpty, "a rewind is kept anyway")
+        #expect(asked(450, .init(nextOffset: 400, committedOffset: 450, lastRecord: 1)).isEmpty, "committed past it")
+        #expect(asked(100, .init(nextOffset: 400, committedOffset: 100)).isEmpty, "no digest to check")
+        #expect(asked(nil, .init(nextOffset: 900, lastRecord: 1)).isEmpty, "past the end")
     }
 }
 
