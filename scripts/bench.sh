@@ -10,6 +10,8 @@
 #    20,000 events/s (BENCH_RATES, BENCH_LATENCY_SECONDS each): p50/p99/max of event ts -> ingested_at
 #    (the time the row's write began), the first 3 s left out (group join); the Python worker the same
 #    way, in the same run.
+# 5. Scale: 1, 2 and 4 workers draining the preloaded topic of step 2 (32 partitions) into fresh
+#    databases, each in a fresh group: events/s after the group formed, per worker count.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GUARDIAN_BIN:-$ROOT/.build/release/guardian}"
@@ -124,9 +126,35 @@ printf "ratio: worker (after join) / \\copy floor = %.2f (target >= 0.9); includ
   "$(echo "$steady_rate / $floor_rate" | bc -l)" "$(echo "$worker_rate / $floor_rate" | bc -l)"
 printf "ratio: worker (after join) / \\copy + merge floor = %.2f\n" "$(echo "$steady_rate / $merge_rate" | bc -l)"
 if [ -n "$python_rate" ]; then
-  printf "ratio: worker (after join) / Python worker (after its first commit), same run = %.2f (target >= 1.5)\n" \
+  printf "ratio: worker (after join) / Python worker (after its first commit), same run = %.2f (target >= 2)\n" \
     "$(echo "$steady_rate / $python_rate" | bc -l)"
 fi
+
+# 5 (run before 4, while the preloaded topic is there). Scale on 32 partitions.
+for n in ${BENCH_SCALE:-1 2 4}; do
+  SDB="bench_scale_$$"
+  psql -X -q "$TIMESCALEDB_URI" -c "DROP DATABASE IF EXISTS $SDB WITH (FORCE)" -c "CREATE DATABASE $SDB" >/dev/null
+  "$BIN" migrate --timescaledb-uri "$PG_BASE/$SDB" --log-level warning >/dev/null
+  pids=()
+  for i in $(seq "$n"); do
+    "$BIN" worker --topic "$TOPIC" --group "scale-$n-$GROUP" --timescaledb-uri "$PG_BASE/$SDB" --metrics-port 0 --log-level warning \
+      --worker-id "scale-$i" >"$RUN_DIR/bench-scale-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  drain=$("$BIN" bench wait-drained --topic "$TOPIC" --group "scale-$n-$GROUP" --timeout 300 || true)
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  first=$(sed -n 's/.*first_commit_s=\([0-9.]*\).*/\1/p' <<<"$drain")
+  done_s=$(sed -n 's/.*done_s=\([0-9.]*\).*/\1/p' <<<"$drain")
+  rows=$(psql -X -qtA "$PG_BASE/$SDB" -c "SELECT count(*) FROM guardian_events")
+  psql -X -q "$TIMESCALEDB_URI" -c "DROP DATABASE IF EXISTS $SDB WITH (FORCE)" >/dev/null
+  if [ -n "$done_s" ] && [ -n "$first" ]; then
+    printf "scale: %d worker(s), 32 partitions: %d rows, %.0f events/s after the group formed (%.2f s incl. the join)\n" \
+      "$n" "$rows" "$(echo "$COUNT / ($done_s - $first)" | bc -l)" "$done_s"
+  else
+    echo "scale: $n worker(s): did not drain within 300 s ($rows rows)"
+  fi
+done
 
 # 4. Latency under live load, ours and the Python worker's, in the same run.
 LAT_SECONDS="${BENCH_LATENCY_SECONDS:-20}"
@@ -168,7 +196,7 @@ for rate in ${BENCH_RATES:-1000 5000 20000}; do
     "$BIN" dev-broker-ctl topic "latpy.$rate.$TOPIC" 12 3 >/dev/null
     expect=$((rate * LAT_SECONDS))
     timeout $((LAT_SECONDS + 180)) python3 "$ROOT/bench/python_worker.py" --bootstrap "$KAFKA_BOOTSTRAP_SERVERS" --topic "latpy.$rate.$TOPIC" \
-      --group "latpy-$GROUP" --dsn "$PG_BASE/$LDB" --redis-port "$REDIS_PORT" --expect "$expect" \
+      --group "latpy-$GROUP" --dsn "$PG_BASE/$LDB" --redis-port "$REDIS_PORT" --expect "$expect" --idle-seconds 5 \
       >/dev/null 2>"$RUN_DIR/bench-latency-python.log" &
     PYPID=$!
     wait_for_line "$RUN_DIR/bench-latency-python.log" "assigned 12" 60 || echo "bench: the Python worker did not own 12 partitions in 60 s"

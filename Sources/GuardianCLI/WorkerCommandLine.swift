@@ -41,7 +41,7 @@ struct WorkerCommandLine: AsyncParsableCommand {
     @Option(help: "Dead-letter topic (env GUARDIAN_DLQ_TOPIC, default <topic>.dlq).")
     var deadLetterTopic: String?
 
-    @Option(help: "Buffer of consumed events awaiting their database write, in MB; over it partitions are paused (env GUARDIAN_BUFFER_MAX_MB, default 64).")
+    @Option(help: "Buffer of consumed events awaiting their database write, in MB; over it partitions are paused (env GUARDIAN_BUFFER_MAX_MB, default 32).")
     var bufferMaxMb: Int?
 
     @Option(help: "Events larger than this are dead-lettered as oversized (env GUARDIAN_MAX_EVENT_BYTES, default 1000000).")

@@ -30,9 +30,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         // data arrives meanwhile, so it adds to every event's latency there); 5 ms bounds that, at the cost
         // of more fetches while idle (Apache Kafka answers as soon as data arrives, whatever this is).
         "fetch.wait.max.ms": "5",
-        // librdkafka prefetches up to 64 MB per consumer by default; 32 MB keeps a worker's memory smaller
-        // and measured as fast (16 MB starved the fetcher at 75,000 events/s against the dev broker).
-        "queued.max.messages.kbytes": "32768",
+        // librdkafka prefetches up to 64 MB per consumer by default. `make bench` (300,000 events drained
+        // by one worker, this machine): 32 MB peaked at 175-181 MB of RSS, 8 MB at 127 MB but 25 % slower;
+        // 16 MB is the middle (an earlier, faster machine starved at 16 MB only past 75,000 events/s).
+        "queued.max.messages.kbytes": "16384",
     ]
 
     /// Decides where newly assigned partitions start reading, given what the group committed and what

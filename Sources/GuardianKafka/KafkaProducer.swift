@@ -33,12 +33,13 @@ public final class KafkaProducer: Sendable {
     }
 
     /// librdkafka defaults this client sets; `KafkaConfiguration.properties` override them.
-    /// `murmur2_random` places keyed messages on the same partitions as the Java client. `linger.ms=1`:
-    /// an event waits at most 1 ms for others to share its request (5 ms was a quarter of the fleet's
-    /// 20 ms event-to-row budget; at 20,000 events/s a 1 ms linger still fills requests).
+    /// `murmur2_random` places keyed messages on the same partitions as the Java client. `linger.ms=5`:
+    /// measured against 1 ms in `make bench` (5,000 events/s, one worker): 1 ms sent five times the
+    /// produce requests, and the dev broker (one thread) fell behind — the event-to-row p99 grew to
+    /// hundreds of milliseconds over 15 s; with 5 ms it stayed at 27 ms.
     public static let defaultProperties: [String: String] = [
         "partitioner": "murmur2_random",
-        "linger.ms": "1",
+        "linger.ms": "5",
     ]
 
     private let handle: KafkaHandle
