@@ -28,6 +28,8 @@ struct ReplayCommandLine: AsyncParsableCommand {
     @Option(help: "The replay's consumer group (default guardian-replay).") var group: String = "guardian-replay"
     @Option(help: "Seconds added on both sides of the range (re-writing an extra event is harmless).") var marginSeconds: Int = 60
     @Flag(help: "Leave Redis alone (write only the database).") var noCache = false
+    @Option(help: "Dead-letter topic for messages that cannot be stored (env GUARDIAN_DLQ_TOPIC, default <topic>.dlq).")
+    var deadLetterTopic: String?
 
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.replay")
@@ -40,7 +42,9 @@ struct ReplayCommandLine: AsyncParsableCommand {
             topic: kafka.resolvedTopic,
             symbols: symbols.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) },
             group: group, margin: .seconds(marginSeconds))
-        let replayer = try Replayer(kafka: try kafka.configuration(), postgres: store.postgres, redis: noCache ? nil : try store.redis, logger: logger)
+        let replayer = try Replayer(
+            kafka: try kafka.configuration(), postgres: store.postgres, redis: noCache ? nil : try store.redis,
+            deadLetterTopic: deadLetterTopic ?? Env.string("GUARDIAN_DLQ_TOPIC") ?? "\(request.topic).dlq", logger: logger)
         let plan = try await replayer.plan(request)
         let ranges = plan.ranges.filter { $0.count > 0 }.map { "\($0.partition):\($0.start)-\($0.stop)" }.joined(separator: " ")
         eprint("replay: \(request.topic) from \(TimeArgument.iso(plan.fromMs)) to \(plan.toMs == Int64.max ? "the end" : TimeArgument.iso(plan.toMs)) (margin \(marginSeconds) s included); offsets by \(plan.method.rawValue): \(plan.totalMessages) messages [\(ranges)]; group \(group)")
@@ -52,8 +56,9 @@ struct ReplayCommandLine: AsyncParsableCommand {
                    + "\(eta)  (\(p.eventsRead) events, \(p.rowsWritten) rows written)")
         }
         if let e = result.cacheError { eprint("replay: Redis was not updated (\(e)); run `guardian cache rebuild` once it is back") }
-        if result.invalid + result.refused > 0 {
-            eprint("replay: \(result.invalid) invalid messages and \(result.refused) refused rows skipped (the workers dead-lettered them when first seen)")
+        if result.deadLettered > 0 {
+            eprint("replay: \(result.invalid) invalid messages and \(result.refused) rows the database refused were dead-lettered "
+                   + "(on the dead-letter topic and in guardian_dead_letters)")
         }
         let db = try await PostgresConnection.connect(store.postgres)
         try await OperationsAudit(connection: db).record(
@@ -63,7 +68,8 @@ struct ReplayCommandLine: AsyncParsableCommand {
                 "to": plan.toMs == Int64.max ? "end" : TimeArgument.iso(plan.toMs),
                 "offsets": plan.ranges.map { ["partition": Int($0.partition), "start": NSNumber(value: $0.start), "stop": NSNumber(value: $0.stop)] },
                 "events_read": result.eventsRead, "rows_written": result.rowsWritten, "already_present": result.alreadyPresent,
-                "skipped": result.skipped, "invalid": result.invalid, "refused": result.refused, "cache_updated": result.cacheUpdated,
+                "skipped": result.skipped, "invalid": result.invalid, "refused": result.refused, "dead_lettered": result.deadLettered,
+                "cache_updated": result.cacheUpdated,
                 "seconds": result.seconds,
             ])
         print(result.summary)

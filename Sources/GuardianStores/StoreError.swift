@@ -6,6 +6,8 @@ public struct StoreError: GuardianError, Equatable {
         case configuration
         case schemaFiles = "schema_files"
         case migration
+        /// The database refused every row of a batch for one reason: a change to the database, not poison.
+        case databaseChanged = "database_changed"
     }
 
     public let kind: Kind

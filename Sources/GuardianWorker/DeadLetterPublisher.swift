@@ -4,8 +4,9 @@ import Synchronization
 
 /// Produces dead letters to the dead-letter topic (original key and value, headers with the error
 /// and origin) and waits until Kafka acknowledged each one. Idempotent producer, `acks=all`.
-final class DeadLetterPublisher: Sendable {
-    let topic: String
+public final class DeadLetterPublisher: Sendable {
+    /// The dead-letter topic.
+    public let topic: String
     private let producer: KafkaProducer
     /// Delivery outcome per message id: nil = delivered, else the error.
     private final class Outcomes: Sendable {
@@ -13,7 +14,7 @@ final class DeadLetterPublisher: Sendable {
     }
     private let outcomes = Outcomes()
 
-    init(configuration: KafkaConfiguration, topic: String) throws(KafkaError) {
+    public init(configuration: KafkaConfiguration, topic: String) throws(KafkaError) {
         self.topic = topic
         let outcomes = self.outcomes
         producer = try KafkaProducer(configuration: configuration, enforced: ["enable.idempotence": "true", "acks": "all"]) { report in
@@ -22,7 +23,7 @@ final class DeadLetterPublisher: Sendable {
     }
 
     /// Produces `letters` and returns once all are acknowledged; throws (after `timeout`) otherwise.
-    func publish(_ letters: [DeadLetter], timeout: Duration = .seconds(15)) async throws {
+    public func publish(_ letters: [DeadLetter], timeout: Duration = .seconds(15)) async throws {
         guard !letters.isEmpty else { return }
         var ids: [UInt64] = []
         for d in letters {

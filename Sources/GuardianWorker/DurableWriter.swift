@@ -4,27 +4,18 @@ import GuardianPostgres
 import GuardianStores
 import GuardianSupport
 import Logging
+import Synchronization
 
-/// Makes one batch durable: its dead letters on the dead-letter topic first (acknowledged), then its
-/// rows, its dead letters and its group's checkpoints in one database transaction. The checkpoint never
-/// moves past a record whose dead letter is not on the topic: a crash in between leaves the next owner
-/// to read it again.
-///
-/// Poison vs. outage: a row the database refuses because of its data (SQLSTATE class 22 or 23 other
-/// than the unique key) is found by splitting the batch, and dead-lettered while the rest is stored;
-/// but when every row of a batch is refused with the same SQLSTATE and so is a copy of a stored row
-/// (a NOT NULL column or a CHECK added, a partition detached), the database changed: that is an
-/// outage, retried, never dead-lettered.
-/// Any other failure is about the database (connection lost at any point, timeout, disk full,
-/// read-only, deadlock, …): the whole batch is retried with capped exponential backoff on a fresh
-/// connection, never dead-lettered. Used by the worker's writer task only (one write at a time).
+/// The worker's policy around the one durable-write path (`DurableBatchWriter` in GuardianStores, which
+/// `guardian replay` uses too): dead letters go to the dead-letter topic (acknowledged) before the
+/// transaction that moves the checkpoint past them, retried until delivered; a database failure (or a
+/// change to the database that refuses every row) retries the whole batch with capped exponential
+/// backoff on a fresh connection, never dead-letters it; before each retry, a batch whose partitions
+/// moved to another owner is dropped, and shutdown stops it. Used by the worker's writer task only (one
+/// write at a time).
 final class DurableWriter: @unchecked Sendable {
     /// What one batch's write did.
-    struct Outcome: Sendable {
-        var inserted = 0
-        var duplicates = 0
-        var deadLetters: [DeadLetter] = []
-    }
+    typealias Outcome = DurableBatchWriter.Outcome
 
     /// How a write ended.
     enum Result: Sendable {
@@ -47,7 +38,14 @@ final class DurableWriter: @unchecked Sendable {
     private let epochs: @Sendable () -> [TopicPartition: Int64]
     /// Whether any partition of the batch being written is still owned in the assignment it was polled in.
     private let isOwned: @Sendable () -> Bool
-    private var writer: EventTableWriter?
+    private var writer: DurableBatchWriter?
+
+    /// A dead letter's origin: what has been delivered already.
+    private struct DeliveredKey: Hashable, Sendable {
+        var partition: Int32
+        var offset: Int64
+        init(_ d: DeadLetter) { (partition, offset) = (d.partition, d.offset) }
+    }
 
     /// Thrown inside a write when it was given up while its dead letters were not delivered.
     private struct GaveUp: Error { var result: Result }
@@ -72,26 +70,28 @@ final class DurableWriter: @unchecked Sendable {
     /// partitions is owned any more (dropped): a failing write is checked before each retry.
     func write(_ write: InFlightWrite, shouldStop: @Sendable () -> Bool) async -> Result {
         let batch = write.batch.decoded
-        let now = WallClock.nowNanoseconds()
-        let rejected = batch.rejected.map { r in
-            DeadLetter(topic: r.topicPartition.topic, partition: r.topicPartition.partition, offset: r.offset, key: r.key, value: r.value,
-                       reason: r.rejection.reason.rawValue, errorCode: r.rejection.code, errorMessage: r.rejection.message,
-                       worker: configuration.workerID, timeNanos: now)
-        }
+        let rejected = batch.rejected.map { DeadLetter(rejected: $0, worker: configuration.workerID) }
         let committed = committedOffsets(), epochs = self.epochs()
         let checkpoints = batch.nextOffsets.map {
             EventTableWriter.Checkpoint(group: configuration.group, topic: $0.key.topic, partition: $0.key.partition,
                                         nextOffset: $0.value, committedOffset: committed[$0.key], epoch: epochs[$0.key],
                                         lastRecord: batch.lastRecords[$0.key])
         }
-        // Dead letters known before the write are on the topic before the checkpoint moves past them.
-        if let gaveUp = await deliver(rejected, shouldStop: shouldStop) { return gaveUp }
+        let durable = DurableBatch(events: batch.events, deadLetters: rejected, checkpoints: checkpoints) { [configuration, sources = batch.sources] index, refusal in
+            DeadLetter(refused: sources[index], refusal: refusal, worker: configuration.workerID)
+        }
+        let delivered = Mutex<Set<DeliveredKey>>([])
         var delay = Duration.milliseconds(100)
         while true {
             if shouldStop() { return .stopped }
             do {
                 let w = try await connectedWriter()
-                let outcome = try await writeRows(w, batch, checkpoints: checkpoints, deadLetters: rejected, shouldStop: shouldStop)
+                let outcome = try await w.write(durable) { [self] letters in
+                    // Delivered once per batch, not once per database attempt.
+                    let pending = letters.filter { !delivered.withLock { $0 }.contains(DeliveredKey($0)) }
+                    if let gaveUp = await deliver(pending, shouldStop: shouldStop) { throw GaveUp(result: gaveUp) }
+                    delivered.withLock { for d in pending { $0.insert(DeliveredKey(d)) } }
+                }
                 write.isFailing = false
                 onDatabase(true, nil)
                 return .durable(outcome)
@@ -131,95 +131,11 @@ final class DurableWriter: @unchecked Sendable {
         return nil
     }
 
-    private func connectedWriter() async throws -> EventTableWriter {
+    private func connectedWriter() async throws -> DurableBatchWriter {
         if let writer { return writer }
-        let fresh = EventTableWriter(connection: try await PostgresConnection.connect(configuration.postgres))
+        let fresh = DurableBatchWriter(writer: EventTableWriter(connection: try await PostgresConnection.connect(configuration.postgres)),
+                                       logger: logger)
         writer = fresh
         return fresh
-    }
-
-    /// One attempt: the whole batch in one transaction; when the database refuses a row because of its
-    /// data, the batch is split to find such rows, the others are stored, and the final transaction
-    /// records the dead letters and the checkpoints.
-    private func writeRows(
-        _ w: EventTableWriter, _ batch: DecodedBatch,
-        checkpoints: [EventTableWriter.Checkpoint], deadLetters: [DeadLetter], shouldStop: @Sendable () -> Bool
-    ) async throws -> Outcome {
-        let ingested = WallClock.nowNanoseconds()
-        do {
-            let r = try await w.write(payload: EventTableWriter.copyPayload(batch.events, ingestedAtNanos: ingested),
-                                      count: batch.events.count, checkpoints: checkpoints, deadLetters: deadLetters)
-            return Outcome(inserted: r.inserted, duplicates: r.staged - r.inserted, deadLetters: deadLetters)
-        } catch let error as PostgresError where error.isDataError {
-            logger.warning("the database refused a row of the batch; splitting it to find the refused rows",
-                           metadata: ["error": "\(error)", "events": "\(batch.events.count)"])
-            var outcome = Outcome()
-            var refused: [(index: Int, error: PostgresError)] = []
-            try await split(w, batch, range: 0..<batch.events.count, ingested: ingested, into: &outcome, refused: &refused)
-            let states = Set(refused.map { $0.error.sqlState ?? "?" })
-            if refused.count == batch.events.count, states.count == 1, let state = states.first, let first = batch.events.first,
-               try await isDatabaseChange(w, refused: state, batchSize: batch.events.count, at: first.event.ts) {
-                throw WorkerError(.everyRowRefused, "PostgreSQL refused every row of the batch (\(batch.events.count)) with SQLSTATE "
-                    + "\(state), and a copy of a stored row too: a change to the database (a column or constraint added, "
-                    + "a partition detached?), not poison; retrying, nothing dead-lettered")
-            }
-            // Once more before a row becomes a dead letter: a change undone while the batch was being split
-            // (the constraint dropped, the partition attached again) must not cost the rows refused before it.
-            for (index, _) in refused {
-                do {
-                    let r = try await w.write(payload: EventTableWriter.copyPayload([batch.events[index]], ingestedAtNanos: ingested), count: 1)
-                    outcome.inserted += r.inserted
-                    outcome.duplicates += r.staged - r.inserted
-                } catch let error as PostgresError where error.isDataError {
-                    outcome.deadLetters.append(deadLetter(batch.sources[index], refusal: error))
-                }
-            }
-            // The rows the database refused go to the dead-letter topic before the checkpoint moves past them.
-            if let gaveUp = await deliver(outcome.deadLetters, shouldStop: shouldStop) { throw GaveUp(result: gaveUp) }
-            outcome.deadLetters = deadLetters + outcome.deadLetters
-            _ = try await w.write(payload: [], count: 0, checkpoints: checkpoints, deadLetters: outcome.deadLetters)
-            return outcome
-        }
-    }
-
-    /// Every row of a batch was refused with SQLSTATE `refused`: a change to the database when a known-good
-    /// row (a copy of a stored one) is refused the same way; with no stored row to copy, when the batch
-    /// held more than one row.
-    private func isDatabaseChange(_ w: EventTableWriter, refused: String, batchSize: Int, at ts: Int64) async throws -> Bool {
-        if let canary = try await w.refusalOfAKnownGoodRow(at: ts) { return canary.sqlState == refused }
-        let stored = try await w.connection.query("SELECT EXISTS (SELECT 1 FROM guardian_events)").scalar == "t"
-        return !stored && batchSize > 1
-    }
-
-    /// The dead letter of a row the database refused.
-    private func deadLetter(_ m: KafkaMessage, refusal error: PostgresError) -> DeadLetter {
-        let rejection = EventRejection(.databaseRefused, "PostgreSQL refused the row: \(error.message)")
-        return DeadLetter(
-            topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, value: m.value,
-            reason: rejection.reason.rawValue, errorCode: error.code, errorMessage: rejection.message,
-            worker: configuration.workerID, timeNanos: WallClock.nowNanoseconds())
-    }
-
-    /// Stores `range` of the batch, halving it around rows the database refuses because of their data;
-    /// each such row's index is collected in `refused`.
-    private func split(
-        _ w: EventTableWriter, _ batch: DecodedBatch, range: Range<Int>, ingested: Int64, into outcome: inout Outcome,
-        refused: inout [(index: Int, error: PostgresError)]
-    ) async throws {
-        guard !range.isEmpty else { return }
-        let events = Array(batch.events[range])
-        do {
-            let r = try await w.write(payload: EventTableWriter.copyPayload(events, ingestedAtNanos: ingested), count: events.count)
-            outcome.inserted += r.inserted
-            outcome.duplicates += r.staged - r.inserted
-        } catch let error as PostgresError where error.isDataError {
-            if range.count == 1 {
-                refused.append((range.lowerBound, error))
-                return
-            }
-            let mid = range.lowerBound + range.count / 2
-            try await split(w, batch, range: range.lowerBound..<mid, ingested: ingested, into: &outcome, refused: &refused)
-            try await split(w, batch, range: mid..<range.upperBound, ingested: ingested, into: &outcome, refused: &refused)
-        }
     }
 }

@@ -5,8 +5,6 @@ public struct WorkerError: GuardianError {
     public enum Kind: String, Sendable {
         case startup
         case timeout
-        /// The database refused every row of a batch for one reason: a change to the database, not poison.
-        case everyRowRefused = "every_row_refused"
     }
 
     public let kind: Kind

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import GuardianEvents
 import GuardianKafka
+import GuardianOperations
 import GuardianPostgres
 import GuardianRedis
 import GuardianStores
@@ -95,6 +96,52 @@ import Testing
         #expect(Set(dlq.map(\.valueString)) == Set(poison.map(\.value)), "original values kept")
         #expect(dlq.allSatisfy { m in poison.contains { $0.key == m.keyString } }, "original keys kept")
         try await f.cleanUp(symbols: symbols)
+    }
+
+    /// Issue 16: `guardian replay` writes through the worker's durable-write path. A range no worker
+    /// stored (an outage), holding messages that are not events and rows the database refuses: every
+    /// good event stored once, each poison message dead-lettered in the table and on the topic (the
+    /// replay used to count them and drop them), and the replay group's checkpoints at the end.
+    @Test func aReplayDeadLettersWhatItCannotStoreAndRecordsItsCheckpoints() async throws {
+        let f = try await WorkerFixture.make(partitions: 2)
+        let db = try await PostgresConnection.connect(f.database.configuration)
+        try await db.execute("ALTER TABLE guardian_events ADD CONSTRAINT test_refused CHECK (reason IS DISTINCT FROM 'refused by the database')")
+        let from = Int64(Date().timeIntervalSince1970 * 1000) - 1000
+        var messages: [(key: String, value: String)] = []
+        var poison: [(value: String, reason: String)] = []
+        for i in 0..<200 {
+            let s = f.symbol(i % 4)
+            messages.append((s, eventJSON(symbol: s, seq: Int64(i / 4))))
+            guard i % 100 == 30 else { continue }
+            for (value, reason) in [("{not json \(i)", "malformed"),
+                                    (eventJSON(symbol: s, seq: 40_000 + Int64(i), reason: #""refused by the database""#), "database_refused")] {
+                messages.append((s, value))
+                poison.append((value, reason))
+            }
+        }
+        try await produce(f, messages)
+        let to = Int64(Date().timeIntervalSince1970 * 1000) + 1000
+        let group = uniqueName("replay")
+
+        let r = try await f.guardian(["replay", "--from", TimeArgument.iso(from), "--to", TimeArgument.iso(to), "--margin-seconds", "0",
+                                      "--group", group, "--no-cache"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("replay: 202 events read, 200 rows written, 0 already present"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("2 invalid messages and 2 rows the database refused were dead-lettered"), "\(r.stderr)")
+        #expect(try await f.rowCounts() == (200, 200), "every good event stored once")
+
+        let rows = try await db.query("SELECT reason, raw_value, worker FROM guardian_dead_letters ORDER BY kafka_partition, kafka_offset").rows
+        #expect(rows.map { $0[0] ?? "" }.sorted() == poison.map(\.reason).sorted(), "each poison message recorded once: \(rows)")
+        #expect(rows.allSatisfy { $0[2] == "replay:\(group)" })
+        let dlq = try await readAll(f, topic: f.workerConfiguration().deadLetterTopic, expecting: poison.count)
+        #expect(Set(dlq.map(\.valueString)) == Set(poison.map(\.value)), "each poison message on the dead-letter topic")
+
+        let ends = try await f.endOffsets()
+        let checkpoints = try await Checkpoints(connection: db).read(group: group, topic: f.topic)
+        for e in ends {
+            #expect(checkpoints[e.partition]?.nextOffset == e.offset, "the replay group's checkpoint at the end of partition \(e.partition)")
+        }
+        try await f.cleanUp(symbols: 4)
     }
 
     @Test func connectionsTerminatedMidLoadLoseAndDuplicateNothing() async throws {
@@ -274,6 +321,30 @@ import Testing
         #expect(second.statistics.duplicates == 0)
         #expect(try await f.rowCounts() == (2800, 2800))
         try await f.cleanUp(symbols: symbols)
+    }
+
+    /// A batch's dead letter goes to the dead-letter topic once, however many times the database write
+    /// of its batch is retried (the dead letters are delivered before every attempt's transaction).
+    @Test func aDeadLetterIsProducedOnceWhileItsBatchIsRetried() async throws {
+        let f = try await WorkerFixture.make(partitions: 1)
+        let admin = try await PostgresConnection.connect(f.database.configuration)
+        try await admin.execute("ALTER DATABASE \(f.database.name) SET default_transaction_read_only = on")
+        var messages = (0..<50).map { i in (key: f.symbol(0), value: eventJSON(symbol: f.symbol(0), seq: Int64(i))) }
+        messages.insert((f.symbol(0), "{not json"), at: 20)
+        try await produce(f, messages)
+        let worker = Worker(configuration: f.workerConfiguration(), logger: logger)
+        let task = Task { try await worker.run() }
+        defer { worker.requestStop() }
+        try await f.waitUntil("the batch was refused and retried 3 times") { worker.statistics.writeRetries >= 3 }
+        try await admin.execute("ALTER DATABASE \(f.database.name) SET default_transaction_read_only = off")
+        try await f.waitUntil("everything stored and committed") { try await f.caughtUp() }
+        #expect(try await f.rowCounts() == (50, 50))
+        let dlq = try await KafkaAdmin(configuration: f.kafka).endOffsets(topic: f.workerConfiguration().deadLetterTopic)
+        #expect(dlq.reduce(0) { $0 + ($1.offset ?? 0) } == 1, "one dead letter on the topic: \(dlq)")
+        #expect(try await admin.query("SELECT count(*) FROM guardian_dead_letters").scalar == "1")
+        worker.requestStop()
+        try await task.value
+        try await f.cleanUp(symbols: 1)
     }
 
     /// A database that refuses writes for a while (read-only, as during a failover: SQLSTATE 25006) is

@@ -80,10 +80,13 @@ public struct ReplayResult: Sendable {
     public var alreadyPresent = 0
     /// Messages in the offsets read that fell outside the time range or the symbols.
     public var skipped = 0
-    /// Messages that are not valid events (dead-lettered by the workers when they first saw them).
+    /// Messages that are not valid events (dead-lettered).
     public var invalid = 0
-    /// Events the database refused for their data.
+    /// Events the database refused for their data (dead-lettered).
     public var refused = 0
+    /// Dead letters delivered to the dead-letter topic and recorded in `guardian_dead_letters` (one row
+    /// per offset: those the workers recorded when they first saw them are not recorded twice).
+    public var deadLettered = 0
     /// Symbols whose Redis state moved forward; stale states never move back.
     public var cacheUpdated = 0
     /// Set when Redis could not be updated (the database is; run `guardian cache rebuild` later).

@@ -10,9 +10,11 @@ import Logging
 import Synchronization
 
 /// `guardian replay`: re-consumes the messages of a time range with its own consumer group and writes
-/// them through the worker's write path — the same decoder, the same idempotent batch writer (rows
-/// already stored are skipped by their unique key), the same Redis seq guard (state never moves back).
-/// It commits its own group's offsets as it goes, so `guardian lag --group <replay group>` shows it.
+/// them through the worker's durable-write path (`DurableBatchWriter`) — the same decoder, the same
+/// idempotent batch write (rows already stored are skipped by their unique key), the same dead letters
+/// (delivered to the dead-letter topic before the transaction that records them, with the replay
+/// group's checkpoints), the same Redis seq guard (state never moves back). It commits its own group's
+/// offsets as it goes, so `guardian lag --group <replay group>` shows it.
 public final class Replayer: Sendable {
     private let kafka: KafkaConfiguration
     private let postgres: PostgresConfiguration
@@ -20,9 +22,15 @@ public final class Replayer: Sendable {
     private let logger: Logger
     private let admin: KafkaAdmin
     private let reader: KafkaPartitionReader
+    private let deadLetters: DeadLetterPublisher
 
-    /// - Parameter redis: nil to leave Redis alone.
-    public init(kafka: KafkaConfiguration, postgres: PostgresConfiguration, redis: RedisConfiguration?, logger: Logger) throws {
+    /// - Parameters:
+    ///   - redis: nil to leave Redis alone.
+    ///   - deadLetterTopic: where messages that cannot be stored go (the workers' one, `<topic>.dlq` by default).
+    public init(
+        kafka: KafkaConfiguration, postgres: PostgresConfiguration, redis: RedisConfiguration?, deadLetterTopic: String, logger: Logger
+    ) throws {
+        self.deadLetters = try DeadLetterPublisher(configuration: kafka, topic: deadLetterTopic)
         self.kafka = kafka
         self.postgres = postgres
         self.redis = redis
@@ -76,7 +84,8 @@ public final class Replayer: Sendable {
                 TopicPartitionOffset(a.topicPartition, offset: starts[a.topicPartition.partition] ?? a.high)
             }
         })
-        var writer: EventTableWriter? = EventTableWriter(connection: try await PostgresConnection.connect(postgres))
+        var writer: DurableBatchWriter? = DurableBatchWriter(
+            writer: EventTableWriter(connection: try await PostgresConnection.connect(postgres)), logger: logger)
         var cache: StateCache?
         if let redis {
             do { cache = StateCache(connection: try await RedisConnection.connect(redis)) } catch {
@@ -111,12 +120,16 @@ public final class Replayer: Sendable {
                     wanted.append(m)
                 }
                 if !wanted.isEmpty {
-                    let decoded = decoder.decode(wanted)
+                    var decoded = decoder.decode(wanted)
                     result.invalid += decoded.rejected.count
-                    let events = decoded.events.filter { symbols?.contains($0.event.symbol) ?? true }
-                    result.skipped += decoded.events.count - events.count
+                    if let symbols {
+                        let kept = decoded.events.indices.filter { symbols.contains(decoded.events[$0].event.symbol) }
+                        result.skipped += decoded.events.count - kept.count
+                        (decoded.events, decoded.sources) = (kept.map { decoded.events[$0] }, kept.map { decoded.sources[$0] })
+                    }
+                    let events = decoded.events
                     result.eventsRead += events.count
-                    try await write(events, writer: &writer, into: &result)
+                    try await write(decoded, group: request.group, writer: &writer, into: &result)
                     if let c = cache {
                         do { result.cacheUpdated += try await c.apply(events.map(\.event)) } catch {
                             result.cacheError = "\(error)"
@@ -154,40 +167,37 @@ public final class Replayer: Sendable {
                               rowsWritten: result.rowsWritten, elapsedSeconds: Monotonic.seconds(since: started))
     }
 
-    /// The worker's idempotent batch write, retried on database failures that are not about the data
-    /// (a replay is re-runnable, but a transient error should not end it); rows the database refuses
-    /// for their data are written one by one and the refused ones counted.
-    private func write(_ events: [StoredEvent], writer current: inout EventTableWriter?, into result: inout ReplayResult) async throws {
-        guard !events.isEmpty else { return }
-        let now = WallClock.nowNanoseconds()
+    /// The worker's durable write of one batch (rows, dead letters delivered first, the replay group's
+    /// checkpoints), retried on failures that are not about the data (a replay is re-runnable, but a
+    /// transient error should not end it).
+    private func write(_ batch: DecodedBatch, group: String, writer current: inout DurableBatchWriter?, into result: inout ReplayResult) async throws {
+        guard batch.messageCount > 0 else { return }
+        let worker = "replay:\(group)"
+        let durable = DurableBatch(
+            events: batch.events, deadLetters: batch.rejected.map { DeadLetter(rejected: $0, worker: worker) },
+            checkpoints: batch.nextOffsets.map {
+                EventTableWriter.Checkpoint(group: group, topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value,
+                                            committedOffset: nil, lastRecord: batch.lastRecords[$0.key])
+            }
+        ) { [sources = batch.sources] index, refusal in DeadLetter(refused: sources[index], refusal: refusal, worker: worker) }
         var delay = Duration.milliseconds(200)
         for attempt in 1...6 {
             do {
-                let writer: EventTableWriter
+                let writer: DurableBatchWriter
                 if let current { writer = current } else {
-                    writer = EventTableWriter(connection: try await PostgresConnection.connect(postgres))
+                    writer = DurableBatchWriter(writer: EventTableWriter(connection: try await PostgresConnection.connect(postgres)), logger: logger)
                     current = writer
                 }
-                let r = try await writer.write(payload: EventTableWriter.copyPayload(events, ingestedAtNanos: now), count: events.count)
-                result.rowsWritten += r.inserted
-                result.alreadyPresent += r.staged - r.inserted
-                return
-            } catch let error as PostgresError where error.isDataError {
-                guard let writer = current else { return }
-                for e in events {
-                    do {
-                        let r = try await writer.write([e], ingestedAtNanos: now)
-                        result.rowsWritten += r.inserted
-                        result.alreadyPresent += r.staged - r.inserted
-                    } catch let single as PostgresError where single.isDataError {
-                        result.refused += 1
-                    }
-                }
+                let outcome = try await writer.write(durable) { [deadLetters] letters in try await deadLetters.publish(letters) }
+                result.rowsWritten += outcome.inserted
+                result.alreadyPresent += outcome.duplicates
+                result.refused += outcome.deadLetters.count - durable.deadLetters.count
+                result.deadLettered += outcome.deadLetters.count
                 return
             } catch {
                 current = nil  // a fresh connection for the next attempt
                 if attempt == 6 { throw OperationError(.database, "writing replayed events failed 6 times (\(error)); run the same replay again: rows already written are skipped") }
-                logger.warning("replay: database write failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                logger.warning("replay: write failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 try await Task.sleep(for: delay)
                 delay *= 2
             }
