@@ -57,7 +57,7 @@ import Testing
 
         _ = try await client.send("down all")
         // Published during the outage: the producer holds them until the brokers answer again.
-        let during = Task { try await f.publish(count: 300, symbols: 6, seqOffset: 1000) }
+        let during = Task { _ = try await f.publish(count: 300, symbols: 6, seqOffset: 1000) }
         try await Task.sleep(for: .seconds(10))  // the length of the outage, not a wait for a result
         #expect(try await f.rowCounts().rows == 300, "nothing new could arrive while every broker was down")
         _ = try await client.send("up all")

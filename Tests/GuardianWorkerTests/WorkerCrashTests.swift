@@ -31,7 +31,6 @@ import Testing
             .query("SELECT count(*) FROM guardian_checkpoints WHERE topic = $1", [f.topic]).scalar
         // Restart: everything else persisted once.
         let worker = Worker(configuration: f.workerConfiguration(), logger: Logger(label: "restart"))
-        let ends = try await f.endOffsets()
         try await f.run([worker], until: "the restarted worker catches up") {
             try await f.caughtUp()
         }
