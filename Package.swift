@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
     targets: [
         // C libraries from Debian (librdkafka-dev, libpq-dev, libhiredis-dev).
@@ -121,13 +122,27 @@ let package = Package(
             ]
         ),
 
-        // HTTP: Prometheus /metrics (and, later, the query API).
+        // HTTP: Prometheus /metrics, /healthz, /readyz (the worker's, the lag exporter's, the API's).
         .target(
             name: "GuardianHTTP",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
+        // The query API (`guardian api`): symbols, state, events, rollups, alerts, fleet; bearer tokens.
+        .target(
+            name: "GuardianAPI",
+            dependencies: [
+                "GuardianEvents", "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianStores", "GuardianSupport",
+                "GuardianOperations", "GuardianHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -145,7 +160,7 @@ let package = Package(
             name: "GuardianCLI",
             dependencies: [
                 "GuardianKafka", "GuardianPostgres", "GuardianRedis", "GuardianDevBroker", "GuardianSupport",
-                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianOperations", "GuardianHTTP", "GuardianDemo", "GuardianBench", "GuardianPublisher",
+                "GuardianEvents", "GuardianStores", "GuardianWorker", "GuardianOperations", "GuardianHTTP", "GuardianAPI", "GuardianDemo", "GuardianBench", "GuardianPublisher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -165,6 +180,14 @@ let package = Package(
             dependencies: ["GuardianPublisher", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "GuardianOperationsTests", dependencies: ["GuardianOperations", "GuardianTestSupport"]),
+        .testTarget(
+            name: "GuardianAPITests",
+            dependencies: [
+                "GuardianAPI", "GuardianStores", "GuardianTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "GuardianWorkerTests",
             dependencies: [

@@ -13,7 +13,7 @@ struct Guardian: AsyncParsableCommand {
             DemoCommandLine.self, DevBrokerCommandLine.self,
             DevBrokerControlCommandLine.self, BenchCommandLine.self,
             SmokeCommandLine.self, SpoolCommandLine.self,
-            LagCommandLine.self, OffsetsCommandLine.self, ReplayCommandLine.self, CacheCommandLine.self,
+            LagCommandLine.self, OffsetsCommandLine.self, ReplayCommandLine.self, CacheCommandLine.self, APICommandLine.self,
         ]
     )
 }

@@ -27,6 +27,20 @@ public enum MetricsServer {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
+        addOperationalRoutes(to: router, registry: registry) { readiness() }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    /// Adds `GET /metrics` (Prometheus text of `registry`), `/healthz` and `/health` (`ok` while HTTP is
+    /// served) and `/readyz` (200 or 503 with `readiness`'s JSON body) to `router`.
+    public static func addOperationalRoutes<Context: RequestContext>(
+        to router: Router<Context>, registry: PrometheusCollectorRegistry,
+        readiness: @escaping @Sendable () async -> (ready: Bool, json: String)
+    ) {
         router.get("metrics") { _, _ -> Response in
             Response(
                 status: .ok,
@@ -36,16 +50,11 @@ public enum MetricsServer {
         router.get("health") { _, _ -> String in "ok\n" }
         router.get("healthz") { _, _ -> String in "ok\n" }
         router.get("readyz") { _, _ -> Response in
-            let (ready, json) = readiness()
+            let (ready, json) = await readiness()
             return Response(
                 status: ready ? .ok : .serviceUnavailable,
                 headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: json + "\n")))
         }
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "guardian"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-            logger: logger)
     }
 }

@@ -62,6 +62,40 @@ public struct PostgresSession: ~Copyable {
         return result.affectedRows
     }
 
+    /// A notification of `LISTEN`: its channel and payload.
+    public struct Notification: Sendable, Equatable {
+        public var channel: String
+        public var payload: String
+    }
+
+    /// Notifications of the channels this session `LISTEN`s to: those already received, else the first to
+    /// arrive within `timeout` (then with any that came with it). Empty when none came in time. Blocks the
+    /// connection's thread for up to `timeout`: for a connection that only listens.
+    public func notifications(waitingUpTo timeout: Duration) throws(PostgresError) -> [Notification] {
+        var out = drainNotifications()
+        if !out.isEmpty { return out }
+        var fd = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+        let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ready = poll(&fd, 1, ms)
+        if ready < 0 && errno != EINTR { throw PostgresError(.closed, "waiting for notifications failed: errno \(errno)") }
+        if ready > 0 {
+            guard PQconsumeInput(conn) == 1 else {
+                throw PostgresError(connectionKind(.closed), "the listening connection broke: \(lastError())")
+            }
+            out = drainNotifications()
+        }
+        return out
+    }
+
+    private func drainNotifications() -> [Notification] {
+        var out: [Notification] = []
+        while let n = PQnotifies(conn) {
+            out.append(Notification(channel: String(cString: n.pointee.relname), payload: String(cString: n.pointee.extra)))
+            PQfreemem(n)
+        }
+        return out
+    }
+
     /// Whether the connection is inside a transaction block.
     public var inTransaction: Bool {
         let s = PQtransactionStatus(conn)

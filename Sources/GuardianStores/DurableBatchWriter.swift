@@ -28,6 +28,9 @@ public struct DurableBatch: Sendable {
 /// transaction that records them with the batch's rows and moves its checkpoints past them. A crash in
 /// between leaves the checkpoint behind the dead letter: the next reader delivers it again.
 ///
+/// Alert events (risk breaches, circuit-breaker trips) are announced by `AlertNotice` in the
+/// transaction that stores them.
+///
 /// Poison vs. outage: a row the database refuses because of its data (SQLSTATE class 22 or 23 other
 /// than the unique key) is found by splitting the batch, tried once more, and dead-lettered while the
 /// rest is stored. When every row of a batch is refused with the same SQLSTATE and so is a copy of a
@@ -64,7 +67,8 @@ public struct DurableBatchWriter: Sendable {
         let ingested = WallClock.nowNanoseconds()
         do {
             let r = try await writer.write(payload: EventTableWriter.copyPayload(batch.events, ingestedAtNanos: ingested),
-                                           count: batch.events.count, checkpoints: batch.checkpoints, deadLetters: batch.deadLetters)
+                                           count: batch.events.count, checkpoints: batch.checkpoints, deadLetters: batch.deadLetters,
+                                           notify: AlertNotice.statement(for: batch.events))
             var outcome = Outcome()
             outcome.inserted = r.inserted
             outcome.duplicates = r.staged - r.inserted
@@ -95,7 +99,8 @@ public struct DurableBatchWriter: Sendable {
         var refusedLetters: [DeadLetter] = []
         for (index, _) in refused {
             do {
-                let r = try await writer.write(payload: EventTableWriter.copyPayload([batch.events[index]], ingestedAtNanos: ingested), count: 1)
+                let r = try await writer.write(payload: EventTableWriter.copyPayload([batch.events[index]], ingestedAtNanos: ingested), count: 1,
+                                               notify: AlertNotice.statement(for: [batch.events[index]]))
                 outcome.inserted += r.inserted
                 outcome.duplicates += r.staged - r.inserted
             } catch let error as PostgresError where error.isDataError {
@@ -127,7 +132,7 @@ public struct DurableBatchWriter: Sendable {
         guard !range.isEmpty else { return }
         do {
             let r = try await writer.write(payload: EventTableWriter.copyPayload(Array(events[range]), ingestedAtNanos: ingested),
-                                           count: range.count)
+                                           count: range.count, notify: AlertNotice.statement(for: events[range]))
             outcome.inserted += r.inserted
             outcome.duplicates += r.staged - r.inserted
         } catch let error as PostgresError where error.isDataError {

@@ -74,13 +74,14 @@ public final class EventTableWriter: Sendable {
     /// Writes a prepared payload of `count` rows durably (committed) and returns how many were new.
     /// `checkpoints` (topic, partition, next offset) are recorded in `guardian_checkpoints` in the same
     /// transaction, never moving back.
-    /// `deadLetters` are recorded in `guardian_dead_letters` in the same transaction.
+    /// `deadLetters` are recorded in `guardian_dead_letters` in the same transaction. `notify` (e.g.
+    /// `AlertNotice.statement(for:)`) runs in it too, so its notifications go out only on commit.
     public func write(
         payload: [UInt8], count: Int, checkpoints: [Checkpoint] = [],
-        deadLetters: [DeadLetter] = []
+        deadLetters: [DeadLetter] = [], notify: String? = nil
     ) async throws -> Result {
         guard count > 0 || !checkpoints.isEmpty || !deadLetters.isEmpty else { return Result(staged: 0, inserted: 0) }
-        let checkpointSQL = [Self.checkpointStatement(checkpoints), DeadLetter.insertStatement(deadLetters)]
+        let checkpointSQL = [Self.checkpointStatement(checkpoints), DeadLetter.insertStatement(deadLetters), notify]
             .compactMap { $0 }.joined(separator: ";\n")
         let list = Self.columnList
         let prepare = !prepared.withLock { $0 }
@@ -218,6 +219,7 @@ public final class EventTableWriter: Sendable {
 
     /// Convenience: builds the payload and writes it.
     public func write(_ events: [StoredEvent], ingestedAtNanos: Int64) async throws -> Result {
-        try await write(payload: Self.copyPayload(events, ingestedAtNanos: ingestedAtNanos), count: events.count)
+        try await write(payload: Self.copyPayload(events, ingestedAtNanos: ingestedAtNanos), count: events.count,
+                        notify: AlertNotice.statement(for: events))
     }
 }

@@ -7,10 +7,7 @@ public enum LatestState {
     /// Reads the newest row (by `ts`, then `seq`) of every symbol, or only of `symbols`. A loose index
     /// scan over `(symbol, ts DESC)`: one index probe per symbol, not a scan of the table.
     public static func read(_ connection: PostgresConnection, symbols: [String]? = nil) async throws -> [GuardianEvent] {
-        let columns = """
-            e.event_id::text, e.symbol, e.seq, (extract(epoch FROM e.ts) * 1000000)::bigint * 1000, e.kind, e.decision,
-            e.reason, e.side, e.qty, e.price, e.position, e.exposure, e.realized_pnl, e.unrealized_pnl, e.latency_us, e.attrs::text
-            """
+        let columns = Self.columns
         let latest = """
             CROSS JOIN LATERAL (SELECT * FROM guardian_events g WHERE g.symbol = s.symbol
                                 ORDER BY g.ts DESC, g.seq DESC LIMIT 1) e
@@ -34,6 +31,12 @@ public enum LatestState {
         }
         return try await connection.query(sql, parameters).rows.compactMap(event)
     }
+
+    /// The columns `event(_:)` reads, of a row aliased `e`.
+    static let columns = """
+        e.event_id::text, e.symbol, e.seq, (extract(epoch FROM e.ts) * 1000000)::bigint * 1000, e.kind, e.decision,
+        e.reason, e.side, e.qty, e.price, e.position, e.exposure, e.realized_pnl, e.unrealized_pnl, e.latency_us, e.attrs::text
+        """
 
     static func event(_ r: [String?]) -> GuardianEvent? {
         guard let id = r[0].flatMap({ EventID($0) }), let symbol = r[1], let seq = r[2].flatMap({ Int64($0) }),

@@ -70,7 +70,7 @@ import Testing
         try clusterB.createTopic(a.topic, partitions: 4, replicationFactor: 3)
         try clusterB.createTopic("\(a.topic).dlq", partitions: 1, replicationFactor: 3)
         let b = WorkerFixture(topic: a.topic, group: a.group, partitions: 4, database: a.database,
-                              kafka: KafkaConfiguration(bootstrapServers: try clusterB.bootstrapServers, properties: sessionProperties),
+                              kafka: KafkaConfiguration(bootstrapServers: clusterB.bootstrapServers, properties: sessionProperties),
                               redis: a.redis, symbolPrefix: a.symbolPrefix)
         try await a.publish(count: 1000, symbols: 8)
         let onA = Worker(configuration: a.workerConfiguration(id: "on-a"), logger: logger)

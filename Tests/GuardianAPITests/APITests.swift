@@ -1,0 +1,309 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+@testable import GuardianAPI
+import GuardianEvents
+import GuardianPostgres
+import GuardianRedis
+import GuardianStores
+import GuardianTestSupport
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+let schemasURL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("schemas")
+
+/// `guardian api` in process, on a migrated database of its own and a Redis of its own, answering
+/// over real HTTP.
+final class APIFixture: Sendable {
+    let database: TemporaryDatabase
+    let redis: PrivateRedis
+    let port: Int
+    let readToken: String
+    private let task: Task<Void, any Error>
+
+    private init(database: TemporaryDatabase, redis: PrivateRedis, port: Int, readToken: String, task: Task<Void, any Error>) {
+        self.database = database
+        self.redis = redis
+        self.port = port
+        self.readToken = readToken
+        self.task = task
+    }
+
+    static func make(rateLimitPerSecond: Double = 1000, burst: Double = 2000) async throws -> APIFixture {
+        let database = try await TemporaryDatabase.create()
+        let db = try await PostgresConnection.connect(database.configuration)
+        _ = try await Migrator(connection: db, schemas: schemasURL, settings: StorageSettings(), logger: Logger(label: "api-test")).migrate()
+        let redis = try await PrivateRedis()
+        let configuration = APIConfiguration(
+            host: "127.0.0.1", port: 0, postgres: database.configuration, redis: RedisConfiguration(host: "127.0.0.1", port: redis.port),
+            kafka: nil, rateLimitPerSecond: rateLimitPerSecond, rateLimitBurst: burst, tokenCacheTTL: .milliseconds(200))
+        let openAPI = try Data(contentsOf: schemasURL.appendingPathComponent("openapi.json"))
+        let server = APIServer(configuration: configuration, openAPI: openAPI, logger: Logger(label: "api-test"))
+        let bound = Mutex<Int?>(nil)
+        let services = server.services(registry: PrometheusCollectorRegistry()) { port in bound.withLock { $0 = port } }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: Logger(label: "api-test")))
+        let task = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while bound.withLock({ $0 }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard let port = bound.withLock({ $0 }) else { throw APITestError("the API did not start within 30 s") }
+        while !server.alerts.isListening && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard server.alerts.isListening else { throw APITestError("the API did not listen for alerts within 30 s") }
+        let token = try await APITokens.create(name: "reader", scope: .read, in: APITokenStore(connection: db))
+        return APIFixture(database: database, redis: redis, port: port, readToken: token, task: task)
+    }
+
+    func connection() async throws -> PostgresConnection { try await PostgresConnection.connect(database.configuration) }
+
+    /// GET `path`; the status, the content type and the body parsed as JSON (nil when it is not JSON).
+    func get(_ path: String, token: String? = nil, bearer: Bool = true) async throws -> (status: Int, type: String, json: [String: Any]?, headers: [AnyHashable: Any]) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        if bearer { request.setValue("Bearer \(token ?? readToken)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return (http.statusCode, http.value(forHTTPHeaderField: "Content-Type") ?? "", json, http.allHeaderFields)
+    }
+
+    func stop() async throws {
+        task.cancel()
+        _ = try? await task.value
+        redis.kill()
+        try await database.drop()
+    }
+}
+
+struct APITestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Events of `symbols` symbols, `perSymbol` each, one microsecond apart from `start`; every 10th a
+/// risk breach, every 25th a circuit-breaker trip, every 3rd a deny.
+func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 = 0) -> [StoredEvent] {
+    var out: [StoredEvent] = []
+    for i in 0..<perSymbol {
+        for (j, symbol) in symbols.enumerated() {
+            let kind: EventKind = i % 25 == 24 ? .circuitBreaker : i % 10 == 9 ? .riskBreach : .orderCheck
+            let e = GuardianEvent(
+                eventID: .random(), symbol: symbol, seq: seqBase + Int64(i), ts: start + Int64(i * symbols.count + j) * 1000, kind: kind,
+                decision: i % 3 == 0 ? .deny : .allow, reason: i % 3 == 0 ? "limit" : nil, side: .buy, qty: 1, price: 100,
+                exposure: Double(i), realizedPnl: Double(i) / 2, attrs: i % 7 == 0 ? #"{"desk":"eq1"}"# : nil)
+            out.append(StoredEvent(event: e, partition: Int32(j % 4), offset: seqBase + Int64(i)))
+        }
+    }
+    return out
+}
+
+@Suite struct APITests {
+    @Test func everyEndpointAnswersFromRowsTheTestWrote() async throws {
+        let f = try await APIFixture.make()
+        let db = try await f.connection()
+        let start = Int64(Date().timeIntervalSince1970 * 1e9) - 600_000_000_000  // 10 min ago
+        let events = makeEvents(symbols: ["AAPL", "MSFT", "ES.FUT"], perSymbol: 100, start: start)
+        _ = try await EventTableWriter(connection: db).write(events, ingestedAtNanos: start)
+        // Redis holds AAPL's state only.
+        try await StateCache(connection: try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: f.redis.port)))
+            .apply(events.filter { $0.event.symbol == "AAPL" }.map(\.event))
+
+        // Health and the contract need no token; /v1 does.
+        #expect(try await f.get("/healthz", bearer: false).status == 200)
+        let openAPI = try await f.get("/openapi.json", bearer: false)
+        #expect(openAPI.status == 200 && openAPI.json?["openapi"] as? String == "3.1.0")
+        let anonymous = try await f.get("/v1/symbols", bearer: false)
+        #expect(anonymous.status == 401 && anonymous.type == "application/problem+json" && anonymous.json?["status"] as? Int == 401)
+        #expect(try await f.get("/v1/symbols", token: "gft_000000000000_" + String(repeating: "0", count: 64)).status == 401)
+
+        let symbols = try #require(try await f.get("/v1/symbols").json?["symbols"] as? [[String: Any]])
+        #expect(symbols.map { $0["symbol"] as? String } == ["AAPL", "ES.FUT", "MSFT"])
+        #expect(symbols.allSatisfy { $0["seq"] as? Int == 99 })
+
+        let cached = try await f.get("/v1/symbols/AAPL/state")
+        #expect(cached.status == 200 && cached.json?["source"] as? String == "redis" && cached.json?["seq"] as? Int == 99, "\(cached)")
+        let stored = try await f.get("/v1/symbols/MSFT/state")
+        #expect(stored.status == 200 && stored.json?["source"] as? String == "timescaledb" && stored.json?["seq"] as? Int == 99, "\(stored)")
+        let newestMSFT = events.filter { $0.event.symbol == "MSFT" }.last!.event
+        #expect(stored.json?["event_id"] as? String == newestMSFT.eventID.description)
+        #expect(stored.json?["ts"] as? String == JSONDocument.time(nanos: newestMSFT.ts))
+        #expect(try await f.get("/v1/symbols/NOPE/state").status == 404)
+        let badSymbol = try await f.get("/v1/symbols/bad%20symbol/state")
+        #expect(badSymbol.status == 400 && (badSymbol.json?["detail"] as? String)?.hasPrefix("symbol:") == true, "\(badSymbol)")
+
+        // Events, newest first, paged by 7: each of the 100 exactly once.
+        var seen: [String] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try await f.get("/v1/symbols/ES.FUT/events?limit=7" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            #expect(page.status == 200)
+            let batch = try #require(page.json?["events"] as? [[String: Any]])
+            seen += batch.compactMap { $0["event_id"] as? String }
+            cursor = page.json?["next_cursor"] as? String
+            pages += 1
+        } while cursor != nil && pages < 100
+        let esFut = events.filter { $0.event.symbol == "ES.FUT" }
+        #expect(seen == esFut.reversed().map { $0.event.eventID.description }, "every event once, newest first")
+        #expect(pages == 15)
+        let breaches = try await f.get("/v1/symbols/ES.FUT/events?kind=risk_breach&limit=1000")
+        #expect((breaches.json?["events"] as? [Any])?.count == esFut.filter { $0.event.kind == .riskBreach }.count)
+        for bad in ["limit=0", "limit=1001", "kind=bogus", "from=yesterday", "cursor=xyz"] {
+            let r = try await f.get("/v1/symbols/ES.FUT/events?\(bad)")
+            let name = String(bad.split(separator: "=")[0])
+            #expect(r.status == 400 && (r.json?["detail"] as? String)?.hasPrefix("\(name):") == true, "\(bad): \(r)")
+        }
+
+        // Rollups: 1-minute buckets over the 10 minutes hold every event of the symbol once.
+        let from = JSONDocument.time(nanos: start - 60_000_000_000), to = JSONDocument.time(nanos: start + 60_000_000_000)
+        let rollups = try #require(try await f.get("/v1/symbols/AAPL/rollups?bucket=1m&from=\(from)&to=\(to)").json?["buckets"] as? [[String: Any]])
+        let aapl = events.filter { $0.event.symbol == "AAPL" }
+        #expect(rollups.reduce(0) { $0 + ($1["events"] as? Int ?? 0) } == aapl.count)
+        #expect(rollups.reduce(0) { $0 + ($1["denies"] as? Int ?? 0) } == aapl.filter { $0.event.decision == .deny }.count)
+        #expect(rollups.reduce(0) { $0 + ($1["breaches"] as? Int ?? 0) } == aapl.filter { $0.event.kind == .riskBreach }.count)
+        #expect(rollups.map { $0["exposure_max"] as? Double }.compactMap { $0 }.max() == 99)
+        #expect(try await f.get("/v1/symbols/AAPL/rollups?bucket=7x").status == 400)
+
+        // Alerts: every breach and circuit-breaker trip of the last hour.
+        let since = JSONDocument.time(nanos: start - 1_000_000_000)
+        let alerts = try #require(try await f.get("/v1/alerts?since=\(since)&limit=1000").json?["alerts"] as? [[String: Any]])
+        #expect(alerts.count == events.filter { $0.event.kind == .riskBreach || $0.event.kind == .circuitBreaker }.count)
+
+        let fleet = try await f.get("/v1/fleet")
+        #expect(fleet.status == 200 && (fleet.json?["dead_letters"] as? [String: Any])?["total"] as? Int == 0, "\(fleet)")
+        #expect((fleet.json?["cache"] as? [String: Any])?["redis_reachable"] as? Bool == true)
+        try await f.stop()
+    }
+
+    /// Pages stay exact while events are inserted: newer events inserted after the first page never
+    /// shift the pages that follow, and each event present at the start comes exactly once.
+    @Test func pagingWhileEventsAreInsertedReturnsEachEventOnce() async throws {
+        let f = try await APIFixture.make()
+        let db = try await f.connection()
+        let writer = EventTableWriter(connection: db)
+        let start = Int64(Date().timeIntervalSince1970 * 1e9) - 300_000_000_000
+        let before = makeEvents(symbols: ["AAPL"], perSymbol: 200, start: start)
+        _ = try await writer.write(before, ingestedAtNanos: start)
+        var seen: [String] = []
+        var cursor: String?
+        var round = 0
+        repeat {
+            let page = try await f.get("/v1/symbols/AAPL/events?limit=25" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            seen += (page.json?["events"] as? [[String: Any]] ?? []).compactMap { $0["event_id"] as? String }
+            cursor = page.json?["next_cursor"] as? String
+            // Meanwhile the engine goes on: 10 newer events per page read.
+            round += 1
+            _ = try await writer.write(makeEvents(symbols: ["AAPL"], perSymbol: 10, start: start + 1_000_000_000 * Int64(round), seqBase: 1000 * Int64(round)),
+                                       ingestedAtNanos: start)
+        } while cursor != nil && round < 100
+        #expect(Set(seen).count == seen.count, "no event twice")
+        #expect(seen == before.reversed().map { $0.event.eventID.description }, "exactly the events present when paging began")
+        try await f.stop()
+    }
+
+    @Test func redisDownServesTheStateFromTheDatabase() async throws {
+        let f = try await APIFixture.make()
+        let db = try await f.connection()
+        let start = Int64(Date().timeIntervalSince1970 * 1e9) - 60_000_000_000
+        let events = makeEvents(symbols: ["AAPL"], perSymbol: 20, start: start)
+        _ = try await EventTableWriter(connection: db).write(events, ingestedAtNanos: start)
+        try await StateCache(connection: try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: f.redis.port))).apply(events.map(\.event))
+        #expect(try await f.get("/v1/symbols/AAPL/state").json?["source"] as? String == "redis")
+        f.redis.kill()
+        let down = try await f.get("/v1/symbols/AAPL/state")
+        #expect(down.status == 200 && down.json?["source"] as? String == "timescaledb" && down.json?["seq"] as? Int == 19, "\(down)")
+        #expect((try await f.get("/v1/fleet").json?["cache"] as? [String: Any])?["redis_reachable"] as? Bool == false)
+        try await f.stop()
+    }
+
+    @Test func aRevokedTokenIsRefusedAndAnOperateRouteNeedsOperate() async throws {
+        let f = try await APIFixture.make()
+        let store = APITokenStore(connection: try await f.connection())
+        let token = try await APITokens.create(name: "ops-laptop", scope: .read, in: store)
+        #expect(try await f.get("/v1/symbols", token: token).status == 200)
+        await #expect(throws: APITokenError.self) { try await APITokens.create(name: "ops-laptop", scope: .read, in: store) }
+        #expect(try await store.revoke(name: "ops-laptop"))
+        // The API trusts a verified token for its cache TTL (200 ms here): bounded wait for the refusal.
+        var status = 200
+        let deadline = ContinuousClock.now + .seconds(10)
+        while status != 401 && ContinuousClock.now < deadline {
+            status = try await f.get("/v1/symbols", token: token).status
+            if status != 401 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(status == 401, "a revoked token is refused")
+        // Only the hash is stored: the token's text appears nowhere in the table.
+        let secret = String(token.split(separator: "_")[2])
+        #expect(try await f.connection().query("SELECT count(*) FROM guardian_api_tokens WHERE secret_sha256::text LIKE '%' || $1 || '%' OR token_id = $1", [secret]).scalar == "0")
+        // A new token may take a revoked token's name.
+        let again = try await APITokens.create(name: "ops-laptop", scope: .operate, in: store)
+        #expect(try await f.get("/v1/symbols", token: again).status == 200)
+        #expect(try await f.get("/v1/symbols", token: token).status == 401, "the old token stays refused")
+        try await f.stop()
+    }
+
+    /// Alerts are streamed as their batch becomes durable, each once (a redelivered batch is not
+    /// announced twice), only alert kinds; a client that reconnects with `Last-Event-ID` gets what came
+    /// after that alert, then the live ones.
+    @Test func alertsAreStreamedOnceWhenStoredAndLastEventIDResumes() async throws {
+        let f = try await APIFixture.make()
+        let writer = DurableBatchWriter(writer: EventTableWriter(connection: try await f.connection()), logger: Logger(label: "api-test"))
+        func store(_ events: [StoredEvent]) async throws {
+            _ = try await writer.write(DurableBatch(events: events, refusedLetter: { _, _ in fatalError("no row is refused here") }),
+                                       deliver: { _ in })
+        }
+        func alertIDs(_ events: [StoredEvent]) -> [String] {
+            events.filter { AlertNotice.kinds.contains($0.event.kind) }
+                .map { EventQueries.Cursor(tsMicros: $0.event.ts / 1000, eventID: $0.event.eventID) }
+                .sorted { ($0.tsMicros, $0.eventID.description) < ($1.tsMicros, $1.eventID.description) }.map(\.description)
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let a = makeEvents(symbols: ["AAPL", "MSFT"], perSymbol: 50, start: now - 30_000_000_000)
+        let c = makeEvents(symbols: ["AAPL", "MSFT"], perSymbol: 50, start: now - 20_000_000_000, seqBase: 100)
+        let d = makeEvents(symbols: ["ES.FUT"], perSymbol: 50, start: now - 10_000_000_000, seqBase: 200)
+        #expect(alertIDs(a).count == 12 && alertIDs(c).count == 12 && alertIDs(d).count == 6)
+
+        let live = try SSEClient(port: f.port, path: "/v1/alerts/stream", token: f.readToken)
+        #expect(await live.started(timeout: .seconds(10)), "the stream answered")
+        #expect(live.head.hasPrefix("HTTP/1.1 200") && live.head.lowercased().contains("content-type: text/event-stream"), "\(live.head)")
+        try await store(a)
+        let first = await live.messages(count: 12, timeout: .seconds(10))
+        #expect(first.map(\.id) == alertIDs(a), "every alert of the batch, in time order, once stored")
+        #expect(first.allSatisfy { $0.event == "alert" })
+        let json = try #require(first.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] })
+        #expect(json["type"] as? String == "risk_breach" && json["symbol"] as? String == "AAPL" && json["event"] is [String: Any], "\(json)")
+
+        // A redelivered batch is stored again as a no-op and announced again: not streamed twice.
+        try await store(a)
+        try await store(c)
+        let second = await live.messages(count: 13, timeout: .seconds(3))
+        #expect(second.map(\.id) == alertIDs(c), "only the new batch's alerts")
+
+        // A client that saw A's 6th alert reconnects: the rest of A and all of C, then live ones.
+        let resumed = try SSEClient(port: f.port, path: "/v1/alerts/stream", token: f.readToken, lastEventID: alertIDs(a)[5])
+        let backlog = await resumed.messages(count: 18, timeout: .seconds(10))
+        #expect(backlog.map(\.id) == Array(alertIDs(a)[6...]) + alertIDs(c))
+        try await store(d)
+        #expect(await resumed.messages(count: 6, timeout: .seconds(10)).map(\.id) == alertIDs(d))
+        #expect(await live.messages(count: 6, timeout: .seconds(10)).map(\.id) == alertIDs(d))
+
+        let bad = try SSEClient(port: f.port, path: "/v1/alerts/stream", token: f.readToken, lastEventID: "yesterday")
+        #expect(await bad.started(timeout: .seconds(10)) && bad.head.hasPrefix("HTTP/1.1 400"), "\(bad.head)")
+        try await f.stop()
+    }
+
+    @Test func aTokenOverItsRateLimitGets429WithRetryAfter() async throws {
+        let f = try await APIFixture.make(rateLimitPerSecond: 1, burst: 3)
+        var statuses: [Int] = []
+        var retryAfter: String?
+        for _ in 0..<5 {
+            let r = try await f.get("/v1/symbols")
+            statuses.append(r.status)
+            if r.status == 429 { retryAfter = (r.headers["Retry-After"] ?? r.headers["retry-after"]) as? String }
+        }
+        #expect(statuses.prefix(3).allSatisfy { $0 == 200 } && statuses.last == 429, "\(statuses)")
+        #expect(retryAfter == "1")
+        try await f.stop()
+    }
+}
