@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "GuardianAPITests",
             dependencies: [
-                "GuardianAPI", "GuardianStores", "GuardianTestSupport", .product(name: "Logging", package: "swift-log"),
+                "GuardianAPI", "GuardianStores", "GuardianKafka", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

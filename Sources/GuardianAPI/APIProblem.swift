@@ -1,4 +1,5 @@
 import Foundation
+import GuardianOperations
 import Hummingbird
 
 /// An error answered as RFC 9457 problem details (`application/problem+json`): a status, a short
@@ -15,6 +16,17 @@ public struct APIProblem: HTTPResponseError, Sendable {
         self.title = title
         self.detail = detail
         self.retryAfter = retryAfter
+    }
+
+    /// An operation's refusal: a group with running members is 409, a bad argument 400, the brokers
+    /// or the database failing 502, a timeout 504.
+    init(operation error: OperationError) {
+        switch error.kind {
+        case .groupActive: self.init(.conflict, "group active", error.message)
+        case .invalidArgument: self.init(.badRequest, "invalid parameter", error.message)
+        case .timeout: self.init(.gatewayTimeout, "timeout", error.message)
+        case .kafka, .database: self.init(.badGateway, "upstream failed", error.message)
+        }
     }
 
     static func badParameter(_ name: String, _ why: String) -> APIProblem {

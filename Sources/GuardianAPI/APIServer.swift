@@ -22,6 +22,9 @@ public struct APIServer: Sendable {
     private let states: StateReader
     private let fleet: FleetMonitor
     let alerts: AlertStream
+    /// nil without Kafka (or when its clients could not be made: `resetterProblem` says why).
+    private let resetter: OffsetResetter?
+    private let resetterProblem: String?
     private let openAPI: Data
     private let logger: Logger
 
@@ -35,6 +38,18 @@ public struct APIServer: Sendable {
         self.fleet = FleetMonitor(kafka: configuration.kafka, group: configuration.group, topic: configuration.topic,
                                   interval: configuration.lagInterval, logger: logger)
         self.alerts = AlertStream(configuration: configuration.postgres, pool: pool, logger: logger)
+        if let kafka = configuration.kafka {
+            do {
+                self.resetter = try OffsetResetter(kafka: kafka, logger: logger)
+                self.resetterProblem = nil
+            } catch {
+                self.resetter = nil
+                self.resetterProblem = "the Kafka clients could not be made: \(error)"
+            }
+        } else {
+            self.resetter = nil
+            self.resetterProblem = "no Kafka configured (KAFKA_BOOTSTRAP_SERVERS)"
+        }
         self.openAPI = openAPI
         self.logger = logger
     }
@@ -178,6 +193,39 @@ public struct APIServer: Sendable {
                 "status": snapshot.groupStatus.rawValue, "partitions": partitions, "lag_error": JSONDocument.value(snapshot.error),
                 "dead_letters": ["total": deadLetters.values.reduce(0, +), "by_reason": deadLetters] as [String: Any],
                 "cache": ["redis_reachable": await states.isReachable()] as [String: Any],
+            ])
+        })
+        // A dry run needs `read`; executing needs `operate`. Same plan, refusals and audit row as `guardian offsets reset`.
+        router.post("v1/offsets/reset", use: authed(.read) { [pool, resetter, resetterProblem, configuration] request, _, identity in
+            let buffer = try await request.body.collect(upTo: 64 * 1024)
+            let data = Data(buffer.readableBytesView)
+            let ask = try OffsetResetRequest(json: data)
+            if ask.execute && identity.scope != .operate {
+                throw APIProblem(.forbidden, "forbidden", "token '\(identity.name)' has scope read: it may preview (execute false); executing needs a token of scope operate")
+            }
+            guard let resetter else { throw APIProblem(.serviceUnavailable, "no kafka", resetterProblem ?? "no Kafka") }
+            let group = ask.group ?? configuration.group
+            let outcome: OffsetResetOperation.Outcome
+            do {
+                outcome = try await pool.run { db in
+                    try await OffsetResetOperation(resetter: resetter).run(
+                        group: group, topic: configuration.topic, target: ask.target, partitions: ask.partitions, execute: ask.execute,
+                        database: db, actor: identity.name,
+                        arguments: "POST /v1/offsets/reset " + String(decoding: data.prefix(2000), as: UTF8.self))
+                }
+            } catch let error as OperationError {
+                throw APIProblem(operation: error)
+            }
+            let moves = outcome.plan.moves.map { m -> [String: Any] in
+                var o: [String: Any] = ["partition": Int(m.partition), "old_offset": JSONDocument.value(m.old), "new_offset": m.new, "clamped": m.clamped]
+                if let committed = outcome.committed { o["committed_now"] = JSONDocument.value(committed[m.partition] ?? nil) }
+                return o
+            }
+            return try JSONDocument.response([
+                "group": group, "topic": configuration.topic, "executed": outcome.executed, "partitions": moves,
+                "time_method": JSONDocument.value(outcome.method?.rawValue), "membership_check": JSONDocument.value(outcome.check?.text),
+                "checkpoints_lowered": outcome.checkpointsLowered.map { Int($0) }, "audit_id": JSONDocument.value(outcome.auditID),
+                "mismatched": outcome.mismatched.map { Int($0) },
             ])
         })
         return Application(

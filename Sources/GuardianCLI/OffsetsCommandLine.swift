@@ -6,7 +6,6 @@ import GuardianPostgres
 import GuardianStores
 import GuardianSupport
 import Logging
-import Synchronization
 
 /// `guardian offsets reset`: moves a group's committed offsets, like `kafka-consumer-groups
 /// --reset-offsets`, and also lowers `guardian_checkpoints` so the workers really re-read.
@@ -78,47 +77,29 @@ struct OffsetsCommandLine: AsyncParsableCommand {
                 only = Set(parsed.compactMap { $0 })
             }
             let resetter = try OffsetResetter(kafka: try kafka.configuration(), logger: logger, describeGroups: describeGroups)
-            let (plan, method) = try await resetter.plan(group: group, topic: topic, target: target, only: only)
-            if let method { FileHandle.standardError.write(Data("offsets for the time found by \(method.rawValue)\n".utf8)) }
-
-            if dryRun {
-                print(render(plan, group: group, topic: topic, committed: nil))
+            // The database is reached before anything moves: a reset the workers would undo is no reset.
+            let db = dryRun || skipDatabase ? nil : try await PostgresConnection.connect(store.postgres)
+            let outcome = try await OffsetResetOperation(resetter: resetter).run(
+                group: group, topic: topic, target: target, partitions: only, execute: execute, database: db,
+                actor: OperationsAudit.actor(), arguments: CommandLine.arguments.dropFirst().joined(separator: " "))
+            if let method = outcome.method { FileHandle.standardError.write(Data("offsets for the time found by \(method.rawValue)\n".utf8)) }
+            print(render(outcome.plan, group: group, topic: topic, committed: outcome.committed))
+            if !outcome.executed {
                 if format == "table" { print("dry run: nothing moved; run again with --execute to apply") }
                 exitAfterDescribingGroups()
             }
-            // The database is reached before anything moves: a reset the workers would undo is no reset.
-            let db = skipDatabase ? nil : try await PostgresConnection.connect(store.postgres)
-            let lowered = Mutex<[Int32]>([])
-            let (check, committed) = try await resetter.execute(group: group, topic: topic, plan: plan) {
-                guard let db else { return }
-                let moved = try await Checkpoints(connection: db).lower(
-                    group: group, topic: topic, to: Dictionary(uniqueKeysWithValues: plan.moves.map { ($0.partition, $0.new) }))
-                lowered.withLock { $0 = moved }
-            }
-            var auditID: Int64?
-            if let db {
-                let details: [String: Any] = [
-                    "group": group, "topic": topic, "mode": "\(target)",
-                    "moves": plan.moves.map { ["partition": Int($0.partition), "old": $0.old.map { NSNumber(value: $0) } ?? NSNull(), "new": NSNumber(value: $0.new)] },
-                    "membership_check": check.text, "checkpoints_lowered": lowered.withLock { $0 }.map { Int($0) },
-                ]
-                auditID = try await OperationsAudit(connection: db).record(
-                    operation: "offsets_reset", arguments: CommandLine.arguments.dropFirst().joined(separator: " "),
-                    outcome: "executed", details: details)
-            }
-            print(render(plan, group: group, topic: topic, committed: committed))
             if format == "table" {
-                print("executed: \(check.text)")
-                let l = lowered.withLock { $0 }
+                if let check = outcome.check { print("executed: \(check.text)") }
+                let l = outcome.checkpointsLowered
                 if db != nil {
-                    print("checkpoints lowered on \(l.isEmpty ? "no partition" : "partitions " + l.map(String.init).joined(separator: ","))" + (auditID.map { "; recorded as guardian_operations #\($0)" } ?? ""))
+                    print("checkpoints lowered on \(l.isEmpty ? "no partition" : "partitions " + l.map(String.init).joined(separator: ","))" + (outcome.auditID.map { "; recorded as guardian_operations #\($0)" } ?? ""))
                 } else {
                     print("database skipped: checkpoints not lowered, nothing recorded")
                 }
             }
-            let wrong = plan.moves.filter { (committed[$0.partition] ?? nil) != $0.new }
+            let wrong = outcome.mismatched
             if !wrong.isEmpty {
-                throw OperationError(.kafka, "the broker reports other offsets than committed for partitions \(wrong.map { String($0.partition) }.joined(separator: ",")): check with guardian lag")
+                throw OperationError(.kafka, "the broker reports other offsets than committed for partitions \(wrong.map { String($0) }.joined(separator: ",")): check with guardian lag")
             }
             exitAfterDescribingGroups()
         }
