@@ -22,6 +22,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/guardian /usr/local/bin/guardian
 COPY schemas /opt/guardian/schemas
+COPY console /opt/guardian/console
 USER nobody
 ENTRYPOINT ["/usr/local/bin/guardian"]
 CMD ["--help"]

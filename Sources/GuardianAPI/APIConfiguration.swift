@@ -26,12 +26,14 @@ public struct APIConfiguration: Sendable {
     public var tokenCacheTTL: Duration
     /// Connections to PostgreSQL the API spreads its queries over. Default 4.
     public var databaseConnections: Int
+    /// The console's static files (the repository's `console/`), served at `/`; nil serves no console.
+    public var consoleDirectory: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, postgres: PostgresConfiguration, redis: RedisConfiguration,
         kafka: KafkaConfiguration?, topic: String = "guardian.events", group: String = "guardian-workers",
         rateLimitPerSecond: Double = 100, rateLimitBurst: Double = 200, lagInterval: Duration = .seconds(5),
-        tokenCacheTTL: Duration = .seconds(2), databaseConnections: Int = 4
+        tokenCacheTTL: Duration = .seconds(2), databaseConnections: Int = 4, consoleDirectory: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -45,5 +47,6 @@ public struct APIConfiguration: Sendable {
         self.lagInterval = lagInterval
         self.tokenCacheTTL = tokenCacheTTL
         self.databaseConnections = max(1, databaseConnections)
+        self.consoleDirectory = consoleDirectory
     }
 }

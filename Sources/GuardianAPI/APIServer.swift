@@ -65,6 +65,7 @@ public struct APIServer: Sendable {
     func application(registry: PrometheusCollectorRegistry, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        if let console = configuration.consoleDirectory { router.add(middleware: ConsoleFiles(directory: console, logger: logger)) }
         MetricsServer.addOperationalRoutes(to: router, registry: registry) { [pool] in
             let up = (try? await pool.run { try await $0.query("SELECT 1").scalar }) == "1"
             return (up, up ? #"{"ready":true,"database":"up"}"# : #"{"ready":false,"database":"down"}"#)

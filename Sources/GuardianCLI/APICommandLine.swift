@@ -33,6 +33,8 @@ struct APIServeCommandLine: AsyncParsableCommand {
     var rateLimit: Double?
     @Option(help: "The schemas/ folder holding openapi.json (env GUARDIAN_SCHEMAS_DIR; found next to the binary by default).")
     var schemasDir: String?
+    @Option(help: "The console's static files, served at / (env GUARDIAN_CONSOLE_DIR; default the console/ folder next to schemas/; 'none' serves no console).")
+    var consoleDir: String?
 
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.api")
@@ -46,12 +48,22 @@ struct APIServeCommandLine: AsyncParsableCommand {
         guard let openAPI = FileManager.default.contents(atPath: openAPIFile.path) else {
             throw ValidationError("cannot read \(openAPIFile.path): the OpenAPI document the API serves")
         }
+        var console: String? = consoleDir ?? Env.string("GUARDIAN_CONSOLE_DIR")
+            ?? schemas.deletingLastPathComponent().appendingPathComponent("console").path
+        if console == "none" { console = nil }
+        if let dir = console, !FileManager.default.fileExists(atPath: dir + "/index.html") {
+            if consoleDir != nil || Env.string("GUARDIAN_CONSOLE_DIR") != nil {
+                throw ValidationError("--console-dir / GUARDIAN_CONSOLE_DIR '\(dir)' has no index.html: point it at the project's console/ folder, or pass none")
+            }
+            logger.warning("no console found next to schemas/; serving the API without it", metadata: ["looked_in": "\(dir)"])
+            console = nil
+        }
         let perSecond = rateLimit ?? Env.string("GUARDIAN_API_RATE_LIMIT").flatMap(Double.init) ?? 100
         let configuration = APIConfiguration(
             host: host, port: port, postgres: store.postgres, redis: try store.redis,
             kafka: Env.string("KAFKA_BOOTSTRAP_SERVERS") != nil || kafka.kafkaBootstrapServers != nil ? try kafka.configuration() : nil,
             topic: kafka.resolvedTopic, group: group ?? Env.string("GUARDIAN_GROUP") ?? "guardian-workers",
-            rateLimitPerSecond: perSecond, rateLimitBurst: perSecond * 2)
+            rateLimitPerSecond: perSecond, rateLimitBurst: perSecond * 2, consoleDirectory: console)
         if port != 0 {
             try ListenAddress.checkAvailable(host: host, port: port, setting: "GUARDIAN_API_LISTEN / --listen")
         }

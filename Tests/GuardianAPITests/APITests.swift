@@ -38,7 +38,7 @@ final class APIFixture: Sendable {
 
     static func make(
         rateLimitPerSecond: Double = 1000, burst: Double = 2000, kafka: KafkaConfiguration? = nil, topic: String = "guardian.events",
-        group: String = "guardian-workers"
+        group: String = "guardian-workers", console: Bool = false
     ) async throws -> APIFixture {
         let database = try await TemporaryDatabase.create()
         let db = try await PostgresConnection.connect(database.configuration)
@@ -46,7 +46,8 @@ final class APIFixture: Sendable {
         let redis = try await PrivateRedis()
         let configuration = APIConfiguration(
             host: "127.0.0.1", port: 0, postgres: database.configuration, redis: RedisConfiguration(host: "127.0.0.1", port: redis.port),
-            kafka: kafka, topic: topic, group: group, rateLimitPerSecond: rateLimitPerSecond, rateLimitBurst: burst, tokenCacheTTL: .milliseconds(200))
+            kafka: kafka, topic: topic, group: group, rateLimitPerSecond: rateLimitPerSecond, rateLimitBurst: burst, tokenCacheTTL: .milliseconds(200),
+            consoleDirectory: console ? schemasURL.deletingLastPathComponent().appendingPathComponent("console").path : nil)
         let openAPI = try Data(contentsOf: schemasURL.appendingPathComponent("openapi.json"))
         let server = APIServer(configuration: configuration, openAPI: openAPI, logger: Logger(label: "api-test"))
         let bound = Mutex<Int?>(nil)
@@ -98,15 +99,15 @@ struct APITestError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Events of `symbols` symbols, `perSymbol` each, one microsecond apart from `start`; every 10th a
+/// Events of `symbols` symbols, `perSymbol` each, `spacingNanos` (1 µs) apart from `start`; every 10th a
 /// risk breach, every 25th a circuit-breaker trip, every 3rd a deny.
-func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 = 0) -> [StoredEvent] {
+func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 = 0, spacingNanos: Int64 = 1000) -> [StoredEvent] {
     var out: [StoredEvent] = []
     for i in 0..<perSymbol {
         for (j, symbol) in symbols.enumerated() {
             let kind: EventKind = i % 25 == 24 ? .circuitBreaker : i % 10 == 9 ? .riskBreach : .orderCheck
             let e = GuardianEvent(
-                eventID: .random(), symbol: symbol, seq: seqBase + Int64(i), ts: start + Int64(i * symbols.count + j) * 1000, kind: kind,
+                eventID: .random(), symbol: symbol, seq: seqBase + Int64(i), ts: start + Int64(i * symbols.count + j) * spacingNanos, kind: kind,
                 decision: i % 3 == 0 ? .deny : .allow, reason: i % 3 == 0 ? "limit" : nil, side: .buy, qty: 1, price: 100,
                 exposure: Double(i), realizedPnl: Double(i) / 2, attrs: i % 7 == 0 ? #"{"desk":"eq1"}"# : nil)
             out.append(StoredEvent(event: e, partition: Int32(j % 4), offset: seqBase + Int64(i)))
@@ -360,6 +361,48 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
             #expect(r.status == 400 && (r.json?["detail"] as? String)?.hasPrefix("\(field):") == true, "\(body): \(r)")
         }
         #expect(try await committed() == [0: 6, 1: 10, 2: 10], "refused bodies move nothing")
+        try await f.stop()
+    }
+
+    /// The console in a real browser (chromium, driven by `Tests/console/console_test.py`): a wrong
+    /// token refused, the symbols the test stored, one symbol's state, events and rollups, the stream
+    /// live, and an alert stored after the page loaded shown without a reload; no console errors. The
+    /// screenshot is kept at `.run/console.png`.
+    @Test func theConsoleShowsTheFleetSymbolsAndAnAlertArrivingLive() async throws {
+        let kafka = KafkaConfiguration(bootstrapServers: try StackEnvironment.shared.kafkaBootstrapServers)
+        let topic = "api-console-\(UUID().uuidString.prefix(8))"
+        _ = try await DevBrokerControlClient(address: try StackEnvironment.shared.devBrokerControl).send("topic \(topic) 3 3")
+        let f = try await APIFixture.make(kafka: kafka, topic: topic, console: true)
+        let db = try await f.connection()
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let events = makeEvents(symbols: ["AAPL", "ES.FUT"], perSymbol: 60, start: now - 3_000_000_000_000, spacingNanos: 20_000_000_000)
+        _ = try await EventTableWriter(connection: db).write(events, ingestedAtNanos: now)
+        try await StateCache(connection: try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: f.redis.port)))
+            .apply(events.map(\.event))
+        let alert = StoredEvent(event: GuardianEvent(eventID: .random(), symbol: "ES.FUT", seq: 1000, ts: now, kind: .circuitBreaker,
+                                                     reason: "daily_loss_limit"), partition: 0, offset: 1000)
+        let root = schemasURL.deletingLastPathComponent()
+        let run = root.appendingPathComponent(".run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        let ready = run.appendingPathComponent("console-ready-\(UUID().uuidString)").path
+        let screenshot = run.appendingPathComponent("console.png").path
+        let browser = try Child("/usr/bin/python3", [
+            root.appendingPathComponent("Tests/console/console_test.py").path, "--url", "http://127.0.0.1:\(f.port)/",
+            "--token", f.readToken, "--symbols", "AAPL,ES.FUT", "--alert-id", alert.event.eventID.description,
+            "--ready-file", ready, "--screenshot", screenshot,
+        ], environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()])
+        // The alert is stored only once the page is up and streaming.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !FileManager.default.fileExists(atPath: ready) && browser.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(FileManager.default.fileExists(atPath: ready), "the page signed in and streamed")
+        _ = try await DurableBatchWriter(writer: EventTableWriter(connection: db), logger: Logger(label: "api-test"))
+            .write(DurableBatch(events: [alert], refusedLetter: { _, _ in fatalError("no row is refused here") }), deliver: { _ in })
+        let result = try await browser.wait(timeout: .seconds(120))
+        try? FileManager.default.removeItem(atPath: ready)
+        #expect(result.status == 0 && !result.timedOut, "\(result.stdout)\n\(result.stderr.suffix(3000))")
+        #expect(FileManager.default.fileExists(atPath: screenshot))
         try await f.stop()
     }
 
