@@ -186,6 +186,7 @@ let package = Package(
                 "GuardianAPI", "GuardianStores", "GuardianKafka", "GuardianDevBroker", "GuardianTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import Foundation
 import GuardianKafka
 import GuardianPostgres
 import GuardianRedis
@@ -26,6 +27,16 @@ public struct APIConfiguration: Sendable {
     public var tokenCacheTTL: Duration
     /// Connections to PostgreSQL the API spreads its queries over. Default 4.
     public var databaseConnections: Int
+    /// Chat webhooks every alert of `alertKinds` is posted to (Slack-compatible JSON). Default none.
+    public var webhookURLs: [URL]
+    /// The alert types posted to the webhooks. Default `defaultAlertKinds`.
+    public var alertKinds: Set<String>
+    /// The first retry of a failed post waits this long, doubling up to 60 s; 10 attempts. Default 1 s.
+    public var webhookRetryBase: Duration
+    /// Every alert type: `risk_breach`, `circuit_breaker` and the fleet's.
+    public static let allAlertKinds: [String] = ["risk_breach", "circuit_breaker"] + FleetAlertRules.types
+    /// All but recoveries (`lag_ok`, `cache_up`).
+    public static let defaultAlertKinds: Set<String> = Set(allAlertKinds).subtracting(["lag_ok", "cache_up"])
     /// The console's static files (the repository's `console/`), served at `/`; nil serves no console.
     public var consoleDirectory: String?
 
@@ -33,7 +44,8 @@ public struct APIConfiguration: Sendable {
         host: String = "127.0.0.1", port: Int = 8080, postgres: PostgresConfiguration, redis: RedisConfiguration,
         kafka: KafkaConfiguration?, topic: String = "guardian.events", group: String = "guardian-workers",
         rateLimitPerSecond: Double = 100, rateLimitBurst: Double = 200, lagInterval: Duration = .seconds(5),
-        tokenCacheTTL: Duration = .seconds(2), databaseConnections: Int = 4, consoleDirectory: String? = nil
+        tokenCacheTTL: Duration = .seconds(2), databaseConnections: Int = 4, consoleDirectory: String? = nil,
+        webhookURLs: [URL] = [], alertKinds: Set<String> = defaultAlertKinds, webhookRetryBase: Duration = .seconds(1)
     ) {
         self.host = host
         self.port = port
@@ -48,5 +60,8 @@ public struct APIConfiguration: Sendable {
         self.tokenCacheTTL = tokenCacheTTL
         self.databaseConnections = max(1, databaseConnections)
         self.consoleDirectory = consoleDirectory
+        self.webhookURLs = webhookURLs
+        self.alertKinds = alertKinds
+        self.webhookRetryBase = webhookRetryBase
     }
 }

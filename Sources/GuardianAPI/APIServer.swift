@@ -22,6 +22,7 @@ public struct APIServer: Sendable {
     private let states: StateReader
     private let fleet: FleetMonitor
     let alerts: AlertStream
+    private let webhooks: AlertWebhooks
     /// nil without Kafka (or when its clients could not be made: `resetterProblem` says why).
     private let resetter: OffsetResetter?
     private let resetterProblem: String?
@@ -35,9 +36,18 @@ public struct APIServer: Sendable {
         self.tokens = APITokens(pool: pool, cacheTTL: configuration.tokenCacheTTL)
         self.limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
         self.states = StateReader(configuration: configuration.redis)
-        self.fleet = FleetMonitor(kafka: configuration.kafka, group: configuration.group, topic: configuration.topic,
-                                  interval: configuration.lagInterval, logger: logger)
-        self.alerts = AlertStream(configuration: configuration.postgres, pool: pool, logger: logger)
+
+        let alerts = AlertStream(configuration: configuration.postgres, pool: pool, logger: logger)
+        self.alerts = alerts
+        self.webhooks = AlertWebhooks(urls: configuration.webhookURLs, kinds: configuration.alertKinds, alerts: alerts, pool: pool,
+                                      group: configuration.group, logger: logger, retryBase: configuration.webhookRetryBase)
+        self.fleet = FleetMonitor(
+            kafka: configuration.kafka, group: configuration.group, topic: configuration.topic, interval: configuration.lagInterval,
+            logger: logger,
+            probes: .init(
+                redisReachable: { [states] in await states.isReachable() },
+                deadLetters: { [pool] in try await pool.run { try await EventQueries(connection: $0).deadLetterCounts() } },
+                publish: { alerts.publish(fleet: $0) }))
         if let kafka = configuration.kafka {
             do {
                 self.resetter = try OffsetResetter(kafka: kafka, logger: logger)
@@ -56,10 +66,10 @@ public struct APIServer: Sendable {
 
     static let lastEventID = HTTPFields.Element.Name("Last-Event-ID")!
 
-    /// The services to run: the HTTP application, the fleet's lag sampler and the alert listener (shut
-    /// down first, which ends the open alert streams so the HTTP server can drain). `onRunning` gets the bound port.
+    /// The services to run: the HTTP application, the fleet monitor, the alert listener (shut down
+    /// before the HTTP server, ending the open alert streams so it can drain) and the chat webhooks. `onRunning` gets the bound port.
     public func services(registry: PrometheusCollectorRegistry, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
-        [application(registry: registry, onRunning: onRunning), fleet, alerts]
+        [application(registry: registry, onRunning: onRunning), fleet, alerts, webhooks]
     }
 
     func application(registry: PrometheusCollectorRegistry, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
@@ -134,15 +144,19 @@ public struct APIServer: Sendable {
                  "realized_pnl_last": JSONDocument.value(b.realizedPnlLast)]
             }])
         })
-        router.get("v1/alerts", use: authed(.read) { [pool] request, _, _ in
+        router.get("v1/alerts", use: authed(.read) { [pool, alerts] request, _, _ in
             let q = request.uri.queryParameters
             let since = try Self.time(q, "since") ?? (Int64(Date().timeIntervalSince1970 * 1_000_000) - 86_400_000_000)
             let limit = try Self.integer(q, "limit", default: 100, range: 1...1000)
             let events = try await pool.run { try await EventQueries(connection: $0).alertEvents(sinceMicros: since, limit: limit) }
-            return try JSONDocument.response(["alerts": events.map(JSONDocument.alert)])
+            let merged = (events.map(Alert.init(event:)) + alerts.recentFleet(sinceMicros: since))
+                .sorted { ($0.tsMicros, $0.id) > ($1.tsMicros, $1.id) }.prefix(limit)
+            // Each alert's JSON is already serialized: the document is assembled around them.
+            let body = #"{"alerts":["# + merged.map(\.json).joined(separator: ",") + "]}"
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         })
         router.get("v1/alerts/stream", use: authed(.read) { [pool, alerts] request, _, _ in
-            var backlog: [AlertStream.Message] = []
+            var backlog: [Alert] = []
             var resumeFrom: EventQueries.Cursor?
             if let last = request.headers[Self.lastEventID] {
                 guard let cursor = EventQueries.Cursor(last) else {
@@ -157,7 +171,7 @@ public struct APIServer: Sendable {
             if let resumeFrom {
                 do {
                     backlog = try await pool.run { try await EventQueries(connection: $0).alertEvents(after: resumeFrom, limit: 1000) }
-                        .map(AlertStream.Message.init(alert:))
+                        .map(Alert.init(event:))
                 } catch {
                     alerts.unsubscribe(subscription.id)
                     throw error
@@ -170,13 +184,13 @@ public struct APIServer: Sendable {
                     defer { alerts.unsubscribe(subscription.id) }
                     try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
                     var sent = Set<String>()
-                    for message in backlog {
-                        try await writer.write(ByteBuffer(string: message.text))
-                        if let id = message.id { sent.insert(id) }
+                    for alert in backlog {
+                        try await writer.write(ByteBuffer(string: alert.serverSentEvent))
+                        sent.insert(alert.id)
                     }
-                    for await message in subscription.messages {
-                        if let id = message.id, sent.contains(id) { continue }
-                        try await writer.write(ByteBuffer(string: message.text))
+                    for await item in subscription.messages {
+                        if case .alert(let a) = item, sent.contains(a.id) { continue }
+                        try await writer.write(ByteBuffer(string: item.serverSentEvent))
                     }
                     try await writer.finish(nil)
                 })

@@ -12,31 +12,22 @@ import Synchronization
 /// listening connection is lost it reconnects and reads what was stored meanwhile (alerts from five
 /// minutes before the connection was lost, or before the last one it saw), deduplicated by event id. A service of `guardian api`.
 final class AlertStream: Service, Sendable {
-    /// One Server-Sent Events message.
-    struct Message: Sendable, Equatable {
-        /// The SSE `id` (`<micros>_<event id>`, what `Last-Event-ID` resumes from); nil for a keep-alive.
-        var id: String?
-        /// The serialized SSE message.
-        var text: String
+    /// What a subscriber receives.
+    enum Item: Sendable, Equatable {
+        case alert(Alert)
+        /// Nothing happened for a while: a comment keeps proxies from closing an idle stream.
+        case keepAlive
 
-        static let keepAlive = Message(id: nil, text: ": keep-alive\n\n")
-
-        init(id: String?, text: String) {
-            self.id = id
-            self.text = text
-        }
-
-        /// An alert event as an SSE `alert` message, its data the JSON of `/v1/alerts`.
-        init(alert e: GuardianEvent) {
-            let id = EventQueries.Cursor(tsMicros: e.ts / 1000, eventID: e.eventID).description
-            let data = (try? JSONSerialization.data(withJSONObject: JSONDocument.alert(e), options: [.sortedKeys]))
-                .flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
-            self.init(id: id, text: "id: \(id)\nevent: alert\ndata: \(data)\n\n")
+        var serverSentEvent: String {
+            switch self {
+            case .alert(let a): a.serverSentEvent
+            case .keepAlive: ": keep-alive\n\n"
+            }
         }
     }
 
     private struct State {
-        var subscribers: [Int: AsyncStream<Message>.Continuation] = [:]
+        var subscribers: [Int: AsyncStream<Item>.Continuation] = [:]
         var nextSubscriber = 0
         var finished = false
         /// Event ids announced recently, oldest first: a redelivered batch announces its alerts again.
@@ -45,6 +36,8 @@ final class AlertStream: Service, Sendable {
         /// The newest alert time seen (microseconds), where a reconnect catches up from.
         var newestMicros: Int64?
         var listening = false
+        /// Fleet alerts are not stored: the newest are kept here for `/v1/alerts`.
+        var recentFleet: [Alert] = []
     }
 
     private let configuration: PostgresConfiguration
@@ -64,8 +57,8 @@ final class AlertStream: Service, Sendable {
     }
 
     /// A new subscriber's id and messages; nil once the service has stopped.
-    func subscribe() -> (id: Int, messages: AsyncStream<Message>)? {
-        let (stream, continuation) = AsyncStream.makeStream(of: Message.self, bufferingPolicy: .bufferingNewest(Self.subscriberBuffer))
+    func subscribe(buffer: Int = subscriberBuffer) -> (id: Int, messages: AsyncStream<Item>)? {
+        let (stream, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(buffer))
         let id: Int? = state.withLock { s in
             guard !s.finished else { return nil }
             s.nextSubscriber += 1
@@ -85,7 +78,7 @@ final class AlertStream: Service, Sendable {
     /// Whether the listening connection is up (alerts stored now are streamed).
     var isListening: Bool { state.withLock { $0.listening } }
 
-    /// Hands `events` not seen before to every subscriber.
+    /// Hands the alert events not seen before to every subscriber.
     func publish(_ events: [GuardianEvent]) {
         state.withLock { s in
             for e in events where s.seen.insert(e.eventID).inserted {
@@ -96,13 +89,30 @@ final class AlertStream: Service, Sendable {
                     s.seenOrder.removeFirst(Self.seenCapacity)
                 }
                 s.newestMicros = max(s.newestMicros ?? .min, e.ts / 1000)
-                let message = Message(alert: e)
-                for c in s.subscribers.values { c.yield(message) }
+                let item = Item.alert(Alert(event: e))
+                for c in s.subscribers.values { c.yield(item) }
             }
         }
     }
 
-    private func broadcast(_ message: Message) {
+    static let fleetCapacity = 500
+
+    /// Hands fleet alerts to every subscriber and keeps the newest for `recentFleet`.
+    func publish(fleet alerts: [Alert]) {
+        guard !alerts.isEmpty else { return }
+        state.withLock { s in
+            s.recentFleet += alerts
+            if s.recentFleet.count > Self.fleetCapacity { s.recentFleet.removeFirst(s.recentFleet.count - Self.fleetCapacity) }
+            for a in alerts { for c in s.subscribers.values { c.yield(.alert(a)) } }
+        }
+    }
+
+    /// Fleet alerts seen by this API since `sinceMicros`, newest first.
+    func recentFleet(sinceMicros: Int64) -> [Alert] {
+        state.withLock { $0.recentFleet.filter { $0.tsMicros >= sinceMicros }.reversed() }
+    }
+
+    private func broadcast(_ message: Item) {
         state.withLock { s in for c in s.subscribers.values { c.yield(message) } }
     }
 

@@ -5,8 +5,9 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Samples the workers' group lag every `interval` (as `guardian lag` does) and keeps the statuses
-/// after Burrow's rules (`LagEvaluator`), for `/v1/fleet`. A service of `guardian api`.
+/// Every `interval`: samples the workers' group lag (as `guardian lag` does) and keeps the statuses
+/// after Burrow's rules (`LagEvaluator`) for `/v1/fleet`; probes Redis and counts dead letters; and
+/// hands what `FleetAlertRules` makes of it to the alert stream. A service of `guardian api`.
 final class FleetMonitor: Service, Sendable {
     struct Snapshot: Sendable {
         var sample: GroupLagSample?
@@ -22,8 +23,16 @@ final class FleetMonitor: Service, Sendable {
     private let interval: Duration
     private let logger: Logger
     private let latest = Mutex(Snapshot())
+    private let probes: Probes
 
-    init(kafka: KafkaConfiguration?, group: String, topic: String, interval: Duration, logger: Logger) {
+    /// What the monitor looks at besides lag, and where its alerts go.
+    struct Probes: Sendable {
+        var redisReachable: @Sendable () async -> Bool
+        var deadLetters: @Sendable () async throws -> [String: Int]
+        var publish: @Sendable ([Alert]) -> Void
+    }
+
+    init(kafka: KafkaConfiguration?, group: String, topic: String, interval: Duration, logger: Logger, probes: Probes) {
         var sampler: LagSampler?
         var problem: String?
         if let kafka {
@@ -36,28 +45,33 @@ final class FleetMonitor: Service, Sendable {
         self.topic = topic
         self.interval = interval
         self.logger = logger
+        self.probes = probes
         latest.withLock { $0.error = problem }
     }
 
     var snapshot: Snapshot { latest.withLock { $0 } }
 
     func run() async throws {
-        guard let sampler else {
-            // Nothing to sample; a service that returns would end the whole group.
-            try? await gracefulShutdown()
-            return
-        }
         let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
         var evaluator = LagEvaluator(windowSize: 10, stopAfter: max(1, 10 * seconds))
+        var rules = FleetAlertRules(group: group, topic: topic)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let sample = try await sampler.sample(group: group, topic: topic)
-                evaluator.record(sample)
-                latest.withLock { $0 = Snapshot(sample: sample, statuses: evaluator.partitionStatuses, groupStatus: evaluator.groupStatus) }
-            } catch {
-                latest.withLock { $0.error = "\(error)" }
-                logger.warning("fleet lag sample failed", metadata: ["error": "\(error)"])
+            var observation = FleetAlertRules.Observation(micros: Int64(Date().timeIntervalSince1970 * 1_000_000))
+            if let sampler {
+                do {
+                    let sample = try await sampler.sample(group: group, topic: topic)
+                    evaluator.record(sample)
+                    latest.withLock { $0 = Snapshot(sample: sample, statuses: evaluator.partitionStatuses, groupStatus: evaluator.groupStatus) }
+                    observation.groupStatus = evaluator.groupStatus
+                    observation.partitionStatuses = evaluator.partitionStatuses
+                } catch {
+                    latest.withLock { $0.error = "\(error)" }
+                    logger.warning("fleet lag sample failed", metadata: ["error": "\(error)"])
+                }
             }
+            observation.redisReachable = await probes.redisReachable()
+            observation.deadLetters = try? await probes.deadLetters()
+            probes.publish(rules.observe(observation))
             _ = try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
         }
     }

@@ -35,6 +35,10 @@ struct APIServeCommandLine: AsyncParsableCommand {
     var schemasDir: String?
     @Option(help: "The console's static files, served at / (env GUARDIAN_CONSOLE_DIR; default the console/ folder next to schemas/; 'none' serves no console).")
     var consoleDir: String?
+    @Option(help: "A chat webhook alerts are posted to, Slack-compatible (repeatable; env GUARDIAN_ALERT_WEBHOOK_URL, several separated by spaces).")
+    var alertWebhookUrl: [String] = []
+    @Option(help: "The alert types posted (comma-separated; env GUARDIAN_ALERT_KINDS; default all but lag_ok and cache_up).")
+    var alertKinds: String?
 
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.api")
@@ -58,12 +62,30 @@ struct APIServeCommandLine: AsyncParsableCommand {
             logger.warning("no console found next to schemas/; serving the API without it", metadata: ["looked_in": "\(dir)"])
             console = nil
         }
+        let hookTexts = alertWebhookUrl.isEmpty
+            ? (Env.string("GUARDIAN_ALERT_WEBHOOK_URL") ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) : alertWebhookUrl
+        let hooks = try hookTexts.map { text -> URL in
+            guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ValidationError("--alert-webhook-url / GUARDIAN_ALERT_WEBHOOK_URL: '\(text.prefix(40))…' is not an http(s) URL")
+            }
+            return url
+        }
+        var kinds = APIConfiguration.defaultAlertKinds
+        if let text = alertKinds ?? Env.string("GUARDIAN_ALERT_KINDS") {
+            kinds = Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            let unknown = kinds.subtracting(APIConfiguration.allAlertKinds)
+            guard unknown.isEmpty, !kinds.isEmpty else {
+                throw ValidationError("--alert-kinds / GUARDIAN_ALERT_KINDS: unknown \(unknown.sorted().joined(separator: ",")); "
+                    + "the kinds are \(APIConfiguration.allAlertKinds.joined(separator: ","))")
+            }
+        }
         let perSecond = rateLimit ?? Env.string("GUARDIAN_API_RATE_LIMIT").flatMap(Double.init) ?? 100
         let configuration = APIConfiguration(
             host: host, port: port, postgres: store.postgres, redis: try store.redis,
             kafka: Env.string("KAFKA_BOOTSTRAP_SERVERS") != nil || kafka.kafkaBootstrapServers != nil ? try kafka.configuration() : nil,
             topic: kafka.resolvedTopic, group: group ?? Env.string("GUARDIAN_GROUP") ?? "guardian-workers",
-            rateLimitPerSecond: perSecond, rateLimitBurst: perSecond * 2, consoleDirectory: console)
+            rateLimitPerSecond: perSecond, rateLimitBurst: perSecond * 2, consoleDirectory: console,
+            webhookURLs: hooks, alertKinds: kinds)
         if port != 0 {
             try ListenAddress.checkAvailable(host: host, port: port, setting: "GUARDIAN_API_LISTEN / --listen")
         }

@@ -38,16 +38,20 @@ final class APIFixture: Sendable {
 
     static func make(
         rateLimitPerSecond: Double = 1000, burst: Double = 2000, kafka: KafkaConfiguration? = nil, topic: String = "guardian.events",
-        group: String = "guardian-workers", console: Bool = false
+        group: String = "guardian-workers", console: Bool = false, webhooks: [URL] = [], reusing earlier: APIFixture? = nil
     ) async throws -> APIFixture {
-        let database = try await TemporaryDatabase.create()
+        let database: TemporaryDatabase
+        if let earlier { database = earlier.database } else { database = try await TemporaryDatabase.create() }
         let db = try await PostgresConnection.connect(database.configuration)
         _ = try await Migrator(connection: db, schemas: schemasURL, settings: StorageSettings(), logger: Logger(label: "api-test")).migrate()
-        let redis = try await PrivateRedis()
+        let redis: PrivateRedis
+        if let earlier { redis = earlier.redis } else { redis = try await PrivateRedis() }
         let configuration = APIConfiguration(
             host: "127.0.0.1", port: 0, postgres: database.configuration, redis: RedisConfiguration(host: "127.0.0.1", port: redis.port),
-            kafka: kafka, topic: topic, group: group, rateLimitPerSecond: rateLimitPerSecond, rateLimitBurst: burst, tokenCacheTTL: .milliseconds(200),
-            consoleDirectory: console ? schemasURL.deletingLastPathComponent().appendingPathComponent("console").path : nil)
+            kafka: kafka, topic: topic, group: group, rateLimitPerSecond: rateLimitPerSecond, rateLimitBurst: burst,
+            lagInterval: .seconds(1), tokenCacheTTL: .milliseconds(200),
+            consoleDirectory: console ? schemasURL.deletingLastPathComponent().appendingPathComponent("console").path : nil,
+            webhookURLs: webhooks, webhookRetryBase: .milliseconds(50))
         let openAPI = try Data(contentsOf: schemasURL.appendingPathComponent("openapi.json"))
         let server = APIServer(configuration: configuration, openAPI: openAPI, logger: Logger(label: "api-test"))
         let bound = Mutex<Int?>(nil)
@@ -59,7 +63,7 @@ final class APIFixture: Sendable {
         guard let port = bound.withLock({ $0 }) else { throw APITestError("the API did not start within 30 s") }
         while !server.alerts.isListening && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         guard server.alerts.isListening else { throw APITestError("the API did not listen for alerts within 30 s") }
-        let token = try await APITokens.create(name: "reader", scope: .read, in: APITokenStore(connection: db))
+        let token = try await APITokens.create(name: "reader-\(UInt32.random(in: 0...UInt32.max))", scope: .read, in: APITokenStore(connection: db))
         return APIFixture(database: database, redis: redis, port: port, readToken: token, task: task)
     }
 
@@ -84,6 +88,12 @@ final class APIFixture: Sendable {
         request.httpBody = try JSONSerialization.data(withJSONObject: body)
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as! HTTPURLResponse).statusCode, try? JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// Stops the API only (the database and Redis stay, for `make(reusing:)`).
+    func stopServer() async {
+        task.cancel()
+        _ = try? await task.value
     }
 
     func stop() async throws {
@@ -232,6 +242,14 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         let down = try await f.get("/v1/symbols/AAPL/state")
         #expect(down.status == 200 && down.json?["source"] as? String == "timescaledb" && down.json?["seq"] as? Int == 19, "\(down)")
         #expect((try await f.get("/v1/fleet").json?["cache"] as? [String: Any])?["redis_reachable"] as? Bool == false)
+        // The fleet monitor (every second here) raises a cache_down alert.
+        var types: [String] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !types.contains("cache_down") && ContinuousClock.now < deadline {
+            types = (try await f.get("/v1/alerts").json?["alerts"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
+            if !types.contains("cache_down") { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(types.contains("cache_down"), "\(types)")
         try await f.stop()
     }
 
@@ -282,10 +300,10 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         #expect(alertIDs(a).count == 12 && alertIDs(c).count == 12 && alertIDs(d).count == 6)
 
         let live = try SSEClient(port: f.port, path: "/v1/alerts/stream", token: f.readToken)
-        #expect(await live.started(timeout: .seconds(10)), "the stream answered")
+        #expect(await live.started(timeout: .seconds(30)), "the stream answered")
         #expect(live.head.hasPrefix("HTTP/1.1 200") && live.head.lowercased().contains("content-type: text/event-stream"), "\(live.head)")
         try await store(a)
-        let first = await live.messages(count: 12, timeout: .seconds(10))
+        let first = await live.messages(count: 12, timeout: .seconds(30))
         #expect(first.map(\.id) == alertIDs(a), "every alert of the batch, in time order, once stored")
         #expect(first.allSatisfy { $0.event == "alert" })
         let json = try #require(first.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.data.utf8)) as? [String: Any] })
@@ -294,19 +312,20 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         // A redelivered batch is stored again as a no-op and announced again: not streamed twice.
         try await store(a)
         try await store(c)
-        let second = await live.messages(count: 13, timeout: .seconds(3))
+        // Notifications are handled in commit order: a repeat of A's alerts would come before C's.
+        let second = await live.messages(count: 12, timeout: .seconds(30))
         #expect(second.map(\.id) == alertIDs(c), "only the new batch's alerts")
 
         // A client that saw A's 6th alert reconnects: the rest of A and all of C, then live ones.
         let resumed = try SSEClient(port: f.port, path: "/v1/alerts/stream", token: f.readToken, lastEventID: alertIDs(a)[5])
-        let backlog = await resumed.messages(count: 18, timeout: .seconds(10))
+        let backlog = await resumed.messages(count: 18, timeout: .seconds(30))
         #expect(backlog.map(\.id) == Array(alertIDs(a)[6...]) + alertIDs(c))
         try await store(d)
-        #expect(await resumed.messages(count: 6, timeout: .seconds(10)).map(\.id) == alertIDs(d))
-        #expect(await live.messages(count: 6, timeout: .seconds(10)).map(\.id) == alertIDs(d))
+        #expect(await resumed.messages(count: 6, timeout: .seconds(30)).map(\.id) == alertIDs(d))
+        #expect(await live.messages(count: 6, timeout: .seconds(30)).map(\.id) == alertIDs(d))
 
         let bad = try SSEClient(port: f.port, path: "/v1/alerts/stream", token: f.readToken, lastEventID: "yesterday")
-        #expect(await bad.started(timeout: .seconds(10)) && bad.head.hasPrefix("HTTP/1.1 400"), "\(bad.head)")
+        #expect(await bad.started(timeout: .seconds(30)) && bad.head.hasPrefix("HTTP/1.1 400"), "\(bad.head)")
         try await f.stop()
     }
 
@@ -433,5 +452,33 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         #expect(limiter.admit("a", now: t0 + .milliseconds(500)) != nil)
         #expect((0..<3).map { _ in limiter.admit("a", now: t0 + .seconds(60)) } == [nil, nil, nil], "never more than the burst")
         #expect(limiter.admit("a", now: t0 + .seconds(60)) != nil)
+    }
+}
+
+@Suite struct FleetAlertRulesTests {
+    typealias O = FleetAlertRules.Observation
+
+    @Test func lagAlertsOnEnteringAndLeavingASevereStatusOnly() {
+        var rules = FleetAlertRules(group: "g", topic: "t")
+        #expect(rules.observe(O(micros: 1, groupStatus: .ok)).isEmpty)
+        #expect(rules.observe(O(micros: 2, groupStatus: .warn)).isEmpty, "WARN alone is not an alert")
+        let stall = rules.observe(O(micros: 3, groupStatus: .stall, partitionStatuses: [0: .ok, 3: .stall, 1: .stall]))
+        #expect(stall.map(\.type) == ["lag_stall"] && stall.first?.reason == "group g on t is STALL on partitions 1,3", "\(stall)")
+        #expect(rules.observe(O(micros: 4, groupStatus: .stall)).isEmpty, "no repeat while it lasts")
+        #expect(rules.observe(O(micros: 5, groupStatus: .stop)).map(\.type) == ["lag_stop"], "worse is news")
+        #expect(rules.observe(O(micros: 6, groupStatus: nil)).isEmpty, "a failed sample says nothing")
+        #expect(rules.observe(O(micros: 7, groupStatus: .warn)).map(\.type) == ["lag_ok"])
+        #expect(rules.observe(O(micros: 8, groupStatus: .ok)).isEmpty)
+    }
+
+    @Test func redisAndDeadLettersAlertOnChange() {
+        var rules = FleetAlertRules(group: "g", topic: "t")
+        #expect(rules.observe(O(micros: 1, redisReachable: true, deadLetters: ["poison": 2])).isEmpty, "the first count is the baseline")
+        #expect(rules.observe(O(micros: 2, redisReachable: false, deadLetters: ["poison": 2])).map(\.type) == ["cache_down"])
+        #expect(rules.observe(O(micros: 3, redisReachable: false, deadLetters: nil)).isEmpty)
+        let both = rules.observe(O(micros: 4, redisReachable: true, deadLetters: ["poison": 5, "oversized": 1]))
+        #expect(both.map(\.type) == ["cache_up", "dead_letters"])
+        #expect(both.last?.reason == "4 new dead letters (oversized: 1, poison: 3), 6 in all", "\(both)")
+        #expect(both.allSatisfy { $0.isFleet && $0.cursor == nil && $0.id == "fleet_4_\($0.type)" })
     }
 }
