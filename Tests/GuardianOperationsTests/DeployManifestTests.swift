@@ -72,6 +72,27 @@ import Testing
         }
     }
 
+    /// `promtool test rules` (Debian's prometheus) on deploy/prometheus/alerts.test.yml: every alert of
+    /// alerts.yml is tested firing (with its rendered summary) and staying quiet without its condition.
+    @Test func everyAlertRuleFiresOnItsConditionAndStaysQuietWithout() async throws {
+        let rules = Self.root.appendingPathComponent("deploy/prometheus/alerts.yml")
+        let tests = Self.root.appendingPathComponent("deploy/prometheus/alerts.test.yml")
+        let env = ProcessInfo.processInfo.environment
+        let check = try await ChildProcess.run("/usr/bin/promtool", ["check", "rules", rules.path], environment: env, timeout: .seconds(60))
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        let run = try await ChildProcess.run("/usr/bin/promtool", ["test", "rules", tests.path], environment: env, timeout: .seconds(120))
+        #expect(run.status == 0 && run.stdout.contains("SUCCESS"), "\(run.stdout)\(run.stderr)")
+        // Each alert has a test where it fires (exp_alerts) and one where it does not.
+        let names = try String(contentsOf: rules, encoding: .utf8).matches(of: try Regex(#"- alert: (\w+)"#)).compactMap { $0.output[1].substring.map(String.init) }
+        let text = try String(contentsOf: tests, encoding: .utf8)
+        #expect(names.count == 9)
+        for name in names {
+            let cases = text.components(separatedBy: "alertname: \(name)\n").dropFirst()
+            #expect(cases.contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("exp_alerts:") }, "\(name) is never tested firing")
+            #expect(cases.contains { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("exp_alerts:") }, "\(name) is never tested quiet")
+        }
+    }
+
     @Test func theWorkerDeploymentDrainsWithinItsGracePeriodAndIsReadyOnReadyz() async throws {
         let docs = try await Self.documents(Self.root.appendingPathComponent("deploy/kubernetes/worker-deployment.yaml"))
         let spec = try #require(((docs.first as? [String: Any])?["spec"] as? [String: Any])?["template"] as? [String: Any])["spec"] as? [String: Any]
