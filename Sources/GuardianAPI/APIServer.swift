@@ -20,6 +20,7 @@ public struct APIServer: Sendable {
     private let tokens: APITokens
     private let limiter: RateLimiter
     private let states: StateReader
+    private let staleness: CacheStaleness
     private let fleet: FleetMonitor
     let alerts: AlertStream
     private let webhooks: AlertWebhooks
@@ -36,6 +37,7 @@ public struct APIServer: Sendable {
         self.tokens = APITokens(pool: pool, cacheTTL: configuration.tokenCacheTTL)
         self.limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
         self.states = StateReader(configuration: configuration.redis)
+        self.staleness = CacheStaleness(pool: pool)
 
         let alerts = AlertStream(configuration: configuration.postgres, pool: pool, logger: logger)
         self.alerts = alerts
@@ -90,9 +92,10 @@ public struct APIServer: Sendable {
                 ["symbol": $0.symbol, "seq": $0.seq, "ts": JSONDocument.time(nanos: $0.ts), "kind": $0.kind] as [String: Any]
             }])
         })
-        router.get("v1/symbols/{symbol}/state", use: authed(.read) { [pool, states] _, context, _ in
+        router.get("v1/symbols/{symbol}/state", use: authed(.read) { [pool, states, staleness] _, context, _ in
             let symbol = try Self.symbol(context)
-            if var state = await states.fromRedis(symbol: symbol) {
+            let stale = await staleness.isStale
+            if !stale, var state = await states.fromRedis(symbol: symbol) {
                 state["source"] = "redis"
                 return try JSONDocument.response(state)
             }
@@ -101,6 +104,7 @@ public struct APIServer: Sendable {
             }
             var state = JSONDocument.event(event)
             state["source"] = "timescaledb"
+            if stale { state["cache_stale"] = true }
             return try JSONDocument.response(state)
         })
         router.get("v1/symbols/{symbol}/events", use: authed(.read) { [pool] request, context, _ in
@@ -195,7 +199,7 @@ public struct APIServer: Sendable {
                     try await writer.finish(nil)
                 })
         })
-        router.get("v1/fleet", use: authed(.read) { [pool, fleet, states] _, _, _ in
+        router.get("v1/fleet", use: authed(.read) { [pool, fleet, states, staleness] _, _, _ in
             let snapshot = fleet.snapshot
             let deadLetters = try await pool.run { try await EventQueries(connection: $0).deadLetterCounts() }
             let partitions = (snapshot.sample?.partitions ?? []).map { p -> [String: Any] in
@@ -207,7 +211,8 @@ public struct APIServer: Sendable {
                 "sampled_at": JSONDocument.value(snapshot.sample.map { JSONDocument.time(micros: Int64($0.time * 1_000_000)) }),
                 "status": snapshot.groupStatus.rawValue, "partitions": partitions, "lag_error": JSONDocument.value(snapshot.error),
                 "dead_letters": ["total": deadLetters.values.reduce(0, +), "by_reason": deadLetters] as [String: Any],
-                "cache": ["redis_reachable": await states.isReachable()] as [String: Any],
+                "cache": ["redis_reachable": await states.isReachable(),
+                          "stale_workers": await staleness.staleWorkers().map { ["worker": $0.worker, "since": $0.since] }] as [String: Any],
             ])
         })
         // A dry run needs `read`; executing needs `operate`. Same plan, refusals and audit row as `guardian offsets reset`.

@@ -123,6 +123,7 @@ public final class Worker: Service, Sendable {
             Task { await LagMonitor(state: state, consumer: consumer, interval: c.lagInterval).run() },
             Task { await PartitionMaintenance(postgres: c.postgres, settings: c.storage, interval: c.maintenanceInterval, logger: logger).run() },
             Task { [metrics] in await cache.run { metrics.redisWrite.recordNanoseconds(Int64($0.wholeNanoseconds)) } },
+            Task { await CacheStatusReporter(postgres: c.postgres, worker: c.workerID, cache: cache, interval: .seconds(1), logger: logger).run() },
         ]
         defer { for task in background { task.cancel() } }
         let writer = Task { await writes.run() }

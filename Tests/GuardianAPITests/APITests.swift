@@ -253,6 +253,44 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         try await f.stop()
     }
 
+    /// A worker that reports its cache stale sends state reads to the database even though Redis
+    /// answers (it may be behind); a report older than 10 s (a worker gone) does not.
+    @Test func aStaleCacheReportedByAWorkerIsNotReadFrom() async throws {
+        let f = try await APIFixture.make()
+        let db = try await f.connection()
+        let start = Int64(Date().timeIntervalSince1970 * 1e9) - 60_000_000_000
+        let events = makeEvents(symbols: ["AAPL"], perSymbol: 20, start: start)
+        _ = try await EventTableWriter(connection: db).write(events, ingestedAtNanos: start)
+        // Redis is behind: it holds only the first 10.
+        try await StateCache(connection: try await RedisConnection.connect(RedisConfiguration(host: "127.0.0.1", port: f.redis.port)))
+            .apply(events.prefix(10).map(\.event))
+        #expect(try await f.get("/v1/symbols/AAPL/state").json?["seq"] as? Int == 9)
+        try await CacheStatus(connection: db).report(worker: "w1", stale: true)
+        func source() async throws -> (String?, Int?) {
+            // The API reads the reports at most once a second: bounded wait for the change.
+            let json = try await f.get("/v1/symbols/AAPL/state").json
+            return (json?["source"] as? String, json?["seq"] as? Int)
+        }
+        var seen = try await source()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while seen.0 != "timescaledb" && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            seen = try await source()
+        }
+        #expect(seen.0 == "timescaledb" && seen.1 == 19, "\(seen)")
+        let fleet = try await f.get("/v1/fleet").json?["cache"] as? [String: Any]
+        #expect((fleet?["stale_workers"] as? [[String: Any]])?.first?["worker"] as? String == "w1", "\(String(describing: fleet))")
+        // A report from a worker that stopped reporting 10 s ago does not count.
+        try await db.execute("UPDATE guardian_cache_status SET reported_at = now() - interval '11 seconds'")
+        let until = ContinuousClock.now + .seconds(10)
+        while seen.0 != "redis" && ContinuousClock.now < until {
+            try await Task.sleep(for: .milliseconds(100))
+            seen = try await source()
+        }
+        #expect(seen.0 == "redis", "\(seen)")
+        try await f.stop()
+    }
+
     @Test func aRevokedTokenIsRefusedAndOnlyItsHashIsStored() async throws {
         let f = try await APIFixture.make()
         let store = APITokenStore(connection: try await f.connection())

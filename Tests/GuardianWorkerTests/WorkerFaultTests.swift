@@ -200,9 +200,16 @@ import Testing
         }
         #expect(worker.health.cacheStale && !worker.health.redis.up, "stale while Redis is unreachable")
         #expect(worker.health.ready, "still ready: Redis is best-effort")
+        // …and says so in the database, for readers of Redis such as the API.
+        let db = try await PostgresConnection.connect(f.database.configuration)
+        func reportedStale() async throws -> Bool {
+            try await CacheStatus(connection: db).staleWorkers().map(\.worker) == [configuration.workerID]
+        }
+        try await f.waitUntil("the worker reports its cache stale", timeout: .seconds(30)) { try await reportedStale() }
 
         try await redis.start()  // back, and empty
         try await f.waitUntil("the cache re-synced", timeout: .seconds(30)) { !worker.health.cacheStale }
+        try await f.waitUntil("the worker reports its cache fresh again", timeout: .seconds(30)) { try await !reportedStale() }
         var fixture = f
         fixture = WorkerFixture(topic: f.topic, group: f.group, partitions: f.partitions, database: f.database, kafka: f.kafka,
                                 redis: configuration.redis, symbolPrefix: f.symbolPrefix)

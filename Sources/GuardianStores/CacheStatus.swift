@@ -1,0 +1,28 @@
+import GuardianPostgres
+
+/// `guardian_cache_status` (migration 0011): each worker's report of whether the Redis cache is stale
+/// for it, so readers of Redis (the API) know when its answers may be behind the database.
+public struct CacheStatus: Sendable {
+    public let connection: PostgresConnection
+
+    public init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    /// Records `worker`'s report; `since` moves only when `stale` changes.
+    public func report(worker: String, stale: Bool) async throws {
+        try await connection.query("""
+            INSERT INTO guardian_cache_status AS s (worker_id, stale) VALUES ($1, $2::boolean)
+            ON CONFLICT (worker_id) DO UPDATE
+            SET since = CASE WHEN s.stale = EXCLUDED.stale THEN s.since ELSE now() END, stale = EXCLUDED.stale, reported_at = now()
+            """, [worker, stale ? "true" : "false"])
+    }
+
+    /// Workers that reported a stale cache within the last `seconds`, with the time it became stale (RFC 3339).
+    public func staleWorkers(reportedWithinSeconds seconds: Int = 10) async throws -> [(worker: String, since: String)] {
+        try await connection.query("""
+            SELECT worker_id, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM guardian_cache_status
+            WHERE stale AND reported_at > now() - $1::int * interval '1 second' ORDER BY worker_id
+            """, [String(seconds)]).rows.compactMap { r in r[0].flatMap { w in r[1].map { (w, $0) } } }
+    }
+}
