@@ -13,13 +13,14 @@ help:
 	@echo "make test-soak   make test N times (N=3), each in a fresh clone under a private directory; pass/fail and the slowest tests"
 	@echo "make bench       release build; decoder and worker throughput against the database floor (figures)"
 	@echo "make chaos       release build; the worker fault suite (Redis, PostgreSQL, brokers, kill -9, poison...) as figures"
-	@echo "make deps        apt-install the Debian packages the build and the stack need (as root)"
+	@echo "make deps        apt-install the Debian packages the build and the stack need (as root); PyPI test tools into .run/tools"
 	@echo "make build       debug build of the guardian binary and the tests"
 	@echo "make stack-up    start Redis, PostgreSQL and the dev broker on free loopback ports (.run/stack.env)"
 	@echo "make stack-down  stop them"
 
 deps:
 	@scripts/deps.sh
+	@scripts/tools.sh
 
 build: deps
 	$(SWIFT) build --build-tests

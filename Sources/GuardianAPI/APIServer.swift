@@ -77,6 +77,7 @@ public struct APIServer: Sendable {
     func application(registry: PrometheusCollectorRegistry, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ProblemMiddleware(logger: logger))
         if let console = configuration.consoleDirectory { router.add(middleware: ConsoleFiles(directory: console, logger: logger)) }
         MetricsServer.addOperationalRoutes(to: router, registry: registry) { [pool] in
             let up = (try? await pool.run { try await $0.query("SELECT 1").scalar }) == "1"
@@ -302,7 +303,7 @@ public struct APIServer: Sendable {
     /// `30s`, `1m`, `5m`, `1h`, `1d`: seconds, from 1 s to 1 day.
     static func bucketSeconds(_ text: String) throws -> Int {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = text.last.flatMap({ units[$0] }), let n = Int(text.dropLast()), n > 0, n * unit <= 86_400 else {
+        guard let unit = text.last.flatMap({ units[$0] }), let n = Int(text.dropLast()), n > 0, n <= 86_400 / unit else {
             throw APIProblem.badParameter("bucket", "a duration such as 30s, 1m, 15m, 1h or 1d (at most 1d)")
         }
         return n * unit

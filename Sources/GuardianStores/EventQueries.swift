@@ -24,7 +24,9 @@ public struct EventQueries: Sendable {
 
         public init?(_ text: String) {
             let parts = text.split(separator: "_", omittingEmptySubsequences: false)
-            guard parts.count == 2, let ts = Int64(parts[0]), let id = EventID(String(parts[1])) else { return nil }
+            // Years 0001 to 9999 only: anything else is no cursor of ours (and out of PostgreSQL's range).
+            guard parts.count == 2, let ts = Int64(parts[0]), (-62_135_596_800_000_000...253_402_300_799_999_999).contains(ts),
+                  let id = EventID(String(parts[1])) else { return nil }
             self.init(tsMicros: ts, eventID: id)
         }
 

@@ -463,6 +463,32 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         try await f.stop()
     }
 
+    /// schemathesis (PyPI, installed by `make deps` into .run/tools) generates requests from
+    /// schemas/openapi.json against a server with data: no answer may be a 5xx, or break the schema
+    /// (status codes, content types, bodies). The stream is left out: it never ends.
+    @Test func theServerHoldsToItsOpenAPIDocumentUnderGeneratedRequests() async throws {
+        let root = schemasURL.deletingLastPathComponent()
+        let runDir = ProcessInfo.processInfo.environment["GUARDIAN_RUN_DIR"] ?? root.appendingPathComponent(".run").path
+        let schemathesis = runDir + "/tools/bin/schemathesis"
+        try #require(FileManager.default.isExecutableFile(atPath: schemathesis), "\(schemathesis) is missing: run make deps (scripts/tools.sh)")
+        let kafka = KafkaConfiguration(bootstrapServers: try StackEnvironment.shared.kafkaBootstrapServers)
+        let topic = "api-schema-\(UUID().uuidString.prefix(8))"
+        _ = try await DevBrokerControlClient(address: try StackEnvironment.shared.devBrokerControl).send("topic \(topic) 2 3")
+        let f = try await APIFixture.make(kafka: kafka, topic: topic)
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        _ = try await EventTableWriter(connection: try await f.connection())
+            .write(makeEvents(symbols: ["AAPL", "ES.FUT"], perSymbol: 60, start: now - 600_000_000_000, spacingNanos: 5_000_000_000), ingestedAtNanos: now)
+        let result = try await ChildProcess.run(schemathesis, [
+            "run", "http://127.0.0.1:\(f.port)/openapi.json", "-H", "Authorization: Bearer \(f.readToken)",
+            "--exclude-path", "/v1/alerts/stream", "--max-examples", "40", "--seed", "20261205",
+            "-c", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ], environment: ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory(), "SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"],
+           timeout: .seconds(600))
+        #expect(result.status == 0 && !result.timedOut, "\(result.stdout.suffix(6000))\n\(result.stderr.suffix(2000))")
+        #expect(result.stdout.contains("No issues found"), "\(result.stdout.suffix(3000))")
+        try await f.stop()
+    }
+
     @Test func aTokenOverItsRateLimitGets429WithRetryAfter() async throws {
         // One request per 20 s after a burst of 3: however slow the machine, no token refills during the test.
         let f = try await APIFixture.make(rateLimitPerSecond: 0.05, burst: 3)
@@ -518,5 +544,21 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         #expect(both.map(\.type) == ["cache_up", "dead_letters"])
         #expect(both.last?.reason == "4 new dead letters (oversized: 1, poison: 3), 6 in all", "\(both)")
         #expect(both.allSatisfy { $0.isFleet && $0.cursor == nil && $0.id == "fleet_4_\($0.type)" })
+    }
+}
+
+@Suite struct ParameterTests {
+    /// schemathesis once sent `bucket=0496107774729870067h`: n × 3600 overflowed and the server crashed.
+    @Test func hugeOrOddBucketsAreRefusedNotOverflowed() throws {
+        for bad in ["0496107774729870067h", "9223372036854775807s", "0m", "-1m", "2d", "86401s", "m", "1x", ""] {
+            #expect(throws: APIProblem.self, "\(bad)") { try APIServer.bucketSeconds(bad) }
+        }
+        #expect(try APIServer.bucketSeconds("1d") == 86_400 && APIServer.bucketSeconds("15m") == 900 && APIServer.bucketSeconds("86400s") == 86_400)
+    }
+
+    @Test func aCursorOutsideYears1To9999IsNoCursor() {
+        #expect(EventQueries.Cursor("99999999999999999999_00000000-0000-0000-0000-000000000000") == nil)
+        #expect(EventQueries.Cursor("253402300800000000_00000000-0000-0000-0000-000000000000") == nil)
+        #expect(EventQueries.Cursor("1796438763335677_00e6f917-b416-4080-9cf4-0f82597f037d") != nil)
     }
 }
