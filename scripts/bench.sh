@@ -12,6 +12,8 @@
 #    way, in the same run.
 # 5. Scale: 1, 2 and 4 workers draining the preloaded topic of step 2 (32 partitions) into fresh
 #    databases, each in a fresh group: events/s after the group formed, per worker count.
+# 6. The query API under wrk: /state from Redis and from the database, /events over an hour, next to
+#    /healthz in the same run (scripts/bench-api.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GUARDIAN_BIN:-$ROOT/.build/release/guardian}"
@@ -209,3 +211,6 @@ for rate in ${BENCH_RATES:-1000 5000 20000}; do
   printf "latency at %5d events/s, one worker, 12 partitions: guardian %s, peak RSS %.0f MB | python %s\n" \
     "$rate" "$ours" "$(echo "$rss_kb / 1024" | bc -l)" "$theirs"
 done
+
+# 6. The query API under wrk (its own database; see scripts/bench-api.sh).
+GUARDIAN_BIN="$BIN" "$ROOT/scripts/bench-api.sh"

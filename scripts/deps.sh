@@ -17,6 +17,8 @@ PACKAGES=(
   python3-confluent-kafka  # the Python publisher example and its test (Debian's, on the system librdkafka)
   openssl          # local stack: the CA and certificate of PostgreSQL's TLS
   bc               # arithmetic in scripts/bench.sh
+  wrk              # HTTP load for scripts/bench-api.sh
+  curl             # scripts/bench-api.sh waits for the API
   chromium         # the console test drives a real browser …
   chromium-driver  # … through chromedriver …
   python3-selenium # … from Python (Tests/console/console_test.py)

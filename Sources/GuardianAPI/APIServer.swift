@@ -96,17 +96,28 @@ public struct APIServer: Sendable {
         router.get("v1/symbols/{symbol}/state", use: authed(.read) { [pool, states, staleness] _, context, _ in
             let symbol = try Self.symbol(context)
             let stale = await staleness.isStale
-            if !stale, var state = await states.fromRedis(symbol: symbol) {
-                state["source"] = "redis"
-                return try JSONDocument.response(state)
+            let event: GuardianEvent
+            var source = "redis"
+            if !stale, let cached = await states.fromRedis(symbol: symbol) {
+                event = cached
+            } else {
+                guard let stored = try await pool.run({
+                    try await EventQueries(connection: $0).latest(symbol: symbol, nowMicros: Int64(Date().timeIntervalSince1970 * 1_000_000))
+                }) else {
+                    throw APIProblem(.notFound, "not found", "no event of symbol '\(symbol)' is stored")
+                }
+                event = stored
+                source = "timescaledb"
             }
-            guard let event = try await pool.run({ try await EventQueries(connection: $0).latest(symbol: symbol) }) else {
-                throw APIProblem(.notFound, "not found", "no event of symbol '\(symbol)' is stored")
-            }
-            var state = JSONDocument.event(event)
-            state["source"] = "timescaledb"
-            if stale { state["cache_stale"] = true }
-            return try JSONDocument.response(state)
+            // The event's JSON with the source (and the staleness) added: written directly, it is the hot read.
+            var body = ""
+            body.reserveCapacity(512)
+            EventJSON.append(event, to: &body)
+            body.removeLast()
+            body += #","source":""# + source + "\""
+            if stale { body += #","cache_stale":true"# }
+            body += "}"
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         })
         router.get("v1/symbols/{symbol}/events", use: authed(.read) { [pool] request, context, _ in
             let symbol = try Self.symbol(context)
@@ -128,7 +139,16 @@ public struct APIServer: Sendable {
             let page = try await pool.run {
                 try await EventQueries(connection: $0).events(symbol: symbol, fromMicros: from, toMicros: to, kind: kind, limit: limit, after: cursor)
             }
-            return try JSONDocument.response(["events": page.events.map(JSONDocument.event), "next_cursor": JSONDocument.value(page.next?.description)])
+            var body = #"{"events":["#
+            body.reserveCapacity(page.events.count * 400 + 100)
+            for (i, e) in page.events.enumerated() {
+                if i > 0 { body += "," }
+                EventJSON.append(e, to: &body)
+            }
+            body += #"],"next_cursor":"#
+            EventJSON.string(page.next?.description, &body)
+            body += "}"
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         })
         router.get("v1/symbols/{symbol}/rollups", use: authed(.read) { [pool] request, context, _ in
             let symbol = try Self.symbol(context)

@@ -10,28 +10,10 @@ enum JSONDocument {
     /// `nanos` since the epoch as RFC 3339 with microseconds, e.g. `2026-12-02T21:44:46.123456Z`.
     static func time(nanos: Int64) -> String { time(micros: nanos / 1000) }
 
-    static func time(micros: Int64) -> String {
-        var seconds = time_t(micros / 1_000_000)
-        var fraction = micros % 1_000_000
-        if fraction < 0 {
-            fraction += 1_000_000
-            seconds -= 1
-        }
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(fraction))
-    }
+    static func time(micros: Int64) -> String { EventJSON.time(micros: micros) }
 
-    /// An RFC 3339 time (or a date-time with a zone) as microseconds since the epoch.
-    static func micros(_ text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = formatter.date(from: text) { return Int64((d.timeIntervalSince1970 * 1_000_000).rounded()) }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let d = formatter.date(from: text) { return Int64((d.timeIntervalSince1970 * 1_000_000).rounded()) }
-        return nil
-    }
+    /// An RFC 3339 time as microseconds since the epoch, exactly (Foundation's formatter keeps milliseconds).
+    static func micros(_ text: String) -> Int64? { RFC3339.micros(text) }
 
     static func value(_ v: Any?) -> Any { v ?? NSNull() }
 

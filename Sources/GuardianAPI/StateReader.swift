@@ -1,4 +1,5 @@
 import Foundation
+import GuardianEvents
 import GuardianRedis
 import GuardianStores
 import Synchronization
@@ -6,26 +7,41 @@ import Synchronization
 /// A symbol's latest state: from Redis (`source: redis`); when Redis does not answer (or holds no
 /// state for the symbol), from the database (`source: timescaledb`). After a failure Redis is not
 /// tried again for `retryAfter`, so a Redis that is down costs no connect timeout per request.
+/// Requests are spread over `connections` Redis connections (each runs one command at a time).
 final class StateReader: Sendable {
     let configuration: RedisConfiguration
-    let connection = Mutex<RedisConnection?>(nil)
+    private let slots: Mutex<[RedisConnection?]>
+    private let next = Atomic<Int>(0)
     let downUntil = Mutex<ContinuousClock.Instant?>(nil)
     let retryAfter: Duration
 
-    init(configuration: RedisConfiguration, retryAfter: Duration = .seconds(1)) {
+    init(configuration: RedisConfiguration, retryAfter: Duration = .seconds(1), connections: Int = 4) {
         self.configuration = configuration
         self.retryAfter = retryAfter
+        slots = Mutex(Array(repeating: nil, count: max(1, connections)))
     }
 
-    /// The state hash of `symbol` as the API shows it, nil when Redis is down or has none.
-    func fromRedis(symbol: String) async -> [String: Any]? {
+    /// A connection of the pool (connected on first use), and its slot.
+    private func connection() async throws -> (RedisConnection, Int) {
+        let count = slots.withLock { $0.count }
+        let i = next.add(1, ordering: .relaxed).oldValue % count
+        if let c = slots.withLock({ $0[i] }) { return (c, i) }
+        let c = try await RedisConnection.connect(configuration)
+        slots.withLock { $0[i] = c }
+        return (c, i)
+    }
+
+    /// After a failure: every connection is dropped, and Redis is left alone for `retryAfter`.
+    private func failed() {
+        slots.withLock { $0 = Array(repeating: nil, count: $0.count) }
+        downUntil.withLock { $0 = .now + retryAfter }
+    }
+
+    /// The state hash of `symbol` as an event, nil when Redis is down or has none.
+    func fromRedis(symbol: String) async -> GuardianEvent? {
         if let until = downUntil.withLock({ $0 }), ContinuousClock.now < until { return nil }
         do {
-            let redis: RedisConnection
-            if let c = connection.withLock({ $0 }) { redis = c } else {
-                redis = try await RedisConnection.connect(configuration)
-                connection.withLock { $0 = redis }
-            }
+            let (redis, _) = try await connection()
             let reply = try await redis.command(["HGETALL", StateCache.stateKey(symbol)])
             guard let items = reply.array, !items.isEmpty else { return nil }
             var fields: [String: String] = [:]
@@ -34,26 +50,24 @@ final class StateReader: Sendable {
                 if let k = items[i].string, let v = items[i + 1].string { fields[k] = v }
                 i += 2
             }
-            return Self.state(fields)
+            return Self.event(fields)
         } catch {
-            connection.withLock { $0 = nil }
-            downUntil.withLock { $0 = .now + retryAfter }
+            failed()
             return nil
         }
     }
 
-    /// The Redis hash (v1 field names, numbers as decimal text) in the API's shape.
-    static func state(_ f: [String: String]) -> [String: Any]? {
-        guard let symbol = f["symbol"], let seq = f["seq"].flatMap({ Int64($0) }), let ts = f["ts"].flatMap({ Int64($0) }) else { return nil }
-        func double(_ k: String) -> Any { f[k].flatMap { Double($0) } ?? NSNull() }
-        return [
-            "event_id": JSONDocument.value(f["event_id"]), "symbol": symbol, "seq": seq, "ts": JSONDocument.time(nanos: ts),
-            "kind": JSONDocument.value(f["kind"]), "decision": JSONDocument.value(f["decision"]), "reason": JSONDocument.value(f["reason"]),
-            "side": JSONDocument.value(f["side"]), "qty": double("qty"), "price": double("price"), "position": double("position"),
-            "exposure": double("exposure"), "realized_pnl": double("realized_pnl"), "unrealized_pnl": double("unrealized_pnl"),
-            "latency_us": JSONDocument.value(f["latency_us"].flatMap { Int64($0) }),
-            "attrs": JSONDocument.value(f["attrs"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }),
-        ]
+    /// The Redis hash (v1 field names, numbers as decimal text) as an event; nil when a required field is missing.
+    static func event(_ f: [String: String]) -> GuardianEvent? {
+        guard let id = f["event_id"].flatMap({ EventID($0) }), let symbol = f["symbol"], let seq = f["seq"].flatMap({ Int64($0) }),
+              let ts = f["ts"].flatMap({ Int64($0) }), let kind = f["kind"].flatMap(EventKind.init(rawValue:))
+        else { return nil }
+        func double(_ k: String) -> Double? { f[k].flatMap { Double($0) } }
+        return GuardianEvent(
+            eventID: id, symbol: symbol, seq: seq, ts: ts, kind: kind, decision: f["decision"].flatMap(Decision.init(rawValue:)),
+            reason: f["reason"], side: f["side"].flatMap(Side.init(rawValue:)), qty: double("qty"), price: double("price"),
+            position: double("position"), exposure: double("exposure"), realizedPnl: double("realized_pnl"),
+            unrealizedPnl: double("unrealized_pnl"), latencyUs: f["latency_us"].flatMap { Int64($0) }, attrs: f["attrs"])
     }
 }
 
@@ -62,15 +76,10 @@ extension StateReader {
     func isReachable() async -> Bool {
         if let until = downUntil.withLock({ $0 }), ContinuousClock.now < until { return false }
         do {
-            let redis: RedisConnection
-            if let c = connection.withLock({ $0 }) { redis = c } else {
-                redis = try await RedisConnection.connect(configuration)
-                connection.withLock { $0 = redis }
-            }
+            let (redis, _) = try await connection()
             return try await redis.command(["PING"]).string == "PONG"
         } catch {
-            connection.withLock { $0 = nil }
-            downUntil.withLock { $0 = .now + retryAfter }
+            failed()
             return false
         }
     }

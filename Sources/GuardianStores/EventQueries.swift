@@ -68,10 +68,21 @@ public struct EventQueries: Sendable {
             .sorted { $0.symbol < $1.symbol }
     }
 
-    /// The newest stored event of `symbol`, nil when none is stored.
-    public func latest(symbol: String) async throws -> GuardianEvent? {
-        try await LatestState.read(connection, symbols: [symbol]).first
+    /// The newest stored event of `symbol`, nil when none is stored. Looked for in the last hour,
+    /// then the last day, then everywhere: bounds the planner can prune partitions (chunks) with,
+    /// since a table of a week of hourly partitions costs tens of milliseconds to plan whole.
+    public func latest(symbol: String, nowMicros: Int64) async throws -> GuardianEvent? {
+        for window: Int64? in [3_600_000_000, 86_400_000_000, nil] {
+            let since = window.map { Self.timestamp(micros: nowMicros - $0) }
+            if let e = try await LatestState.read(connection, symbols: [symbol], since: since).first { return e }
+        }
+        return nil
     }
+
+    /// `micros` since the epoch as a timestamptz literal (`2026-12-05T02:00:00.123456Z`), sent as a
+    /// parameter of type timestamptz: a constant the planner prunes partitions with (an expression
+    /// such as `timestamptz 'epoch' + $1 * interval '1 microsecond'` is only stable, and is not).
+    public static func timestamp(micros: Int64) -> String { RFC3339.string(micros: micros) }
 
     /// Up to `limit` events of `symbol` with `fromMicros <= ts < toMicros` (and of `kind`), newest
     /// first, after `cursor`. Keyset pagination on (ts, event_id): an event inserted meanwhile never
@@ -81,16 +92,17 @@ public struct EventQueries: Sendable {
         let sql = """
             SELECT \(LatestState.columns) FROM guardian_events e
             WHERE e.symbol = $1
-              AND ($2::bigint IS NULL OR e.ts >= timestamptz 'epoch' + $2::bigint * interval '1 microsecond')
-              AND ($3::bigint IS NULL OR e.ts < timestamptz 'epoch' + $3::bigint * interval '1 microsecond')
+              AND ($2::timestamptz IS NULL OR e.ts >= $2::timestamptz)
+              AND ($3::timestamptz IS NULL OR e.ts < $3::timestamptz)
               AND ($4::text IS NULL OR e.kind = $4::text)
-              AND ($5::bigint IS NULL OR (e.ts, e.event_id) < (timestamptz 'epoch' + $5::bigint * interval '1 microsecond', $6::uuid))
+              AND ($5::timestamptz IS NULL OR e.ts <= $5::timestamptz)
+              AND ($5::timestamptz IS NULL OR (e.ts, e.event_id) < ($5::timestamptz, $6::uuid))
             ORDER BY e.ts DESC, e.event_id DESC
             LIMIT \(limit + 1)
             """
         let rows = try await connection.query(sql, [
-            symbol, fromMicros.map(String.init), toMicros.map(String.init), kind,
-            cursor.map { String($0.tsMicros) }, cursor.map { $0.eventID.description },
+            symbol, fromMicros.map(Self.timestamp(micros:)), toMicros.map(Self.timestamp(micros:)), kind,
+            cursor.map { Self.timestamp(micros: $0.tsMicros) }, cursor.map { $0.eventID.description },
         ]).rows
         var events = rows.compactMap(LatestState.event)
         var next: Cursor?

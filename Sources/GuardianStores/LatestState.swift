@@ -6,10 +6,13 @@ import GuardianPostgres
 public enum LatestState {
     /// Reads the newest row (by `ts`, then `seq`) of every symbol, or only of `symbols`. A loose index
     /// scan over `(symbol, ts DESC)`: one index probe per symbol, not a scan of the table.
-    public static func read(_ connection: PostgresConnection, symbols: [String]? = nil) async throws -> [GuardianEvent] {
+    /// With `symbols`, `since` (a timestamptz literal) looks only at rows from then on: partitions before
+    /// it are pruned when the statement is planned.
+    public static func read(_ connection: PostgresConnection, symbols: [String]? = nil, since: String? = nil) async throws -> [GuardianEvent] {
         let columns = Self.columns
+        let bounded = since != nil && symbols != nil
         let latest = """
-            CROSS JOIN LATERAL (SELECT * FROM guardian_events g WHERE g.symbol = s.symbol
+            CROSS JOIN LATERAL (SELECT * FROM guardian_events g WHERE g.symbol = s.symbol\(bounded ? " AND g.ts >= $2::timestamptz" : "")
                                 ORDER BY g.ts DESC, g.seq DESC LIMIT 1) e
             """
         let sql: String
@@ -17,7 +20,7 @@ public enum LatestState {
         if let symbols {
             guard !symbols.isEmpty else { return [] }
             sql = "SELECT \(columns) FROM unnest($1::text[]) AS s(symbol) \(latest)"
-            parameters = ["{" + symbols.map { "\"\($0)\"" }.joined(separator: ",") + "}"]
+            parameters = ["{" + symbols.map { "\"\($0)\"" }.joined(separator: ",") + "}"] + (since.map { [$0] } ?? [])
         } else {
             sql = """
                 WITH RECURSIVE s(symbol) AS (

@@ -562,3 +562,40 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         #expect(EventQueries.Cursor("1796438763335677_00e6f917-b416-4080-9cf4-0f82597f037d") != nil)
     }
 }
+
+@Suite struct EventJSONTests {
+    /// The direct writer says what JSONSerialization of `JSONDocument.event` says, field for field.
+    @Test func theWriterMatchesTheDictionaryDocument() throws {
+        let odd = GuardianEvent(eventID: .random(), symbol: "A\"B\\C/é", seq: 7, ts: -1_000, kind: .riskBreach, decision: .deny,
+                                reason: "line\nbreak \u{1} tab\t", side: .sell, qty: 0.1, price: 1e-7, position: -3, exposure: 12345.678,
+                                realizedPnl: nil, unrealizedPnl: 1e20, latencyUs: 42, attrs: #"{"desk":"eq1","n":[1,2]}"#)
+        let plain = makeEvents(symbols: ["ES.FUT"], perSymbol: 3, start: 1_796_437_072_713_858_000).map(\.event)
+        for e in [odd] + plain {
+            var text = ""
+            EventJSON.append(e, to: &text)
+            let written = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary, "\(text)")
+            let expected = try #require(try JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: JSONDocument.event(e))) as? NSDictionary)
+            #expect(written == expected, "\(text)")
+        }
+    }
+
+    @Test func timesMatchFoundationsFormatter() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        // From 1600 on: Foundation's calendar is Julian before 1582, PostgreSQL's (and ours) proleptic Gregorian.
+        for micros: Int64 in [0, -1, 1, 951_782_400_000_000, 1_796_437_072_713_858, -11_676_096_000_000_000, 253_402_300_799_999_999,
+                              4_107_542_399_999_999] + (0..<200).map({ _ in Int64.random(in: -11_676_096_000_000_000...253_402_300_799_999_999) }) {
+            let text = RFC3339.string(micros: micros)
+            let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+            let whole = formatter.string(from: Date(timeIntervalSince1970: Double(seconds)))
+            #expect(text.prefix(19) == whole.prefix(19), "\(micros): \(text) vs \(whole)")
+            #expect(JSONDocument.micros(text) == micros, "\(text) reads back")
+        }
+        #expect(RFC3339.micros("2026-12-05T03:00:00.5+01:00") == RFC3339.micros("2026-12-05T02:00:00.500000Z"))
+        #expect(RFC3339.micros("2026-12-05T02:00:00.1234567Z") == RFC3339.micros("2026-12-05T02:00:00.123456Z"))
+        for bad in ["2026-02-30T00:00:00Z", "2026-12-05T24:00:00Z", "2026-12-05T02:00:00", "2026-12-05T02:00:00.Z", "yesterday", "0000-01-01T00:00:00Z",
+                    "2026-12-05T02:00:00+1:00", "2026-12-05T02:00:00Zjunk"] {
+            #expect(RFC3339.micros(bad) == nil, "\(bad)")
+        }
+    }
+}
