@@ -154,16 +154,20 @@ public struct APIServer: Sendable {
             let symbol = try Self.symbol(context)
             let q = request.uri.queryParameters
             let bucket = try Self.bucketSeconds(q.get("bucket") ?? "1m")
-            let to = try Self.time(q, "to") ?? Int64(Date().timeIntervalSince1970 * 1_000_000)
-            let from = try Self.time(q, "from") ?? (to - 3_600_000_000)
+            // By default the hour up to the end of the current bucket, on bucket boundaries (whole minutes
+            // are summed from the continuous aggregate where there is one).
+            let step = Int64(bucket) * 1_000_000
+            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            let to = try Self.time(q, "to") ?? ((now / step) + 1) * step
+            let from = try Self.time(q, "from") ?? (to - (3_600_000_000 + step - 1) / step * step)
             guard from < to else { throw APIProblem.badParameter("from", "must be before to") }
             guard (to - from) / (Int64(bucket) * 1_000_000) <= 10_000 else {
                 throw APIProblem.badParameter("bucket", "more than 10000 buckets in [from, to): use a wider bucket or a shorter range")
             }
-            let buckets = try await pool.run {
+            let (buckets, fromAggregate) = try await pool.run {
                 try await EventQueries(connection: $0).rollups(symbol: symbol, bucketSeconds: bucket, fromMicros: from, toMicros: to)
             }
-            return try JSONDocument.response(["buckets": buckets.map { b -> [String: Any] in
+            return try JSONDocument.response(["source": fromAggregate ? "continuous_aggregate" : "events", "buckets": buckets.map { b -> [String: Any] in
                 ["bucket": JSONDocument.time(micros: b.startMicros), "events": b.events, "denies": b.denies, "breaches": b.breaches,
                  "circuit_breakers": b.circuitBreakers, "exposure_max": JSONDocument.value(b.exposureMax),
                  "realized_pnl_last": JSONDocument.value(b.realizedPnlLast)]

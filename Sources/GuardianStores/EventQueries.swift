@@ -114,22 +114,36 @@ public struct EventQueries: Sendable {
     }
 
     /// `symbol`'s events in buckets of `bucketSeconds` over `fromMicros <= ts < toMicros`, oldest first.
-    /// A plain GROUP BY on `date_bin` (both storage modes).
-    public func rollups(symbol: String, bucketSeconds: Int, fromMicros: Int64, toMicros: Int64) async throws -> [Bucket] {
-        let sql = """
+    /// From the one-minute continuous aggregate `guardian_events_1m` (TimescaleDB, migration 0012) when
+    /// the buckets and both bounds are whole minutes; else a GROUP BY of the raw rows. Both give the same
+    /// buckets (the aggregate computes the minutes it has not materialized from the raw rows).
+    public func rollups(symbol: String, bucketSeconds: Int, fromMicros: Int64, toMicros: Int64) async throws -> (buckets: [Bucket], fromAggregate: Bool) {
+        let minute: Int64 = 60_000_000
+        let aligned = bucketSeconds % 60 == 0 && fromMicros % minute == 0 && toMicros % minute == 0
+        var useAggregate = false
+        if aligned { useAggregate = try await connection.query("SELECT to_regclass('guardian_events_1m') IS NOT NULL").scalar == "t" }
+        let sql = useAggregate ? """
+            SELECT (extract(epoch FROM b) * 1000000)::bigint, sum(events), sum(denies), sum(breaches), sum(circuit_breakers), max(exposure_max),
+                   (array_agg(realized_pnl_last ORDER BY realized_pnl_ts DESC) FILTER (WHERE realized_pnl_last IS NOT NULL))[1]
+            FROM (SELECT date_bin($2::bigint * interval '1 second', bucket, timestamptz 'epoch') AS b, * FROM guardian_events_1m
+                  WHERE symbol = $1 AND bucket >= $3::timestamptz AND bucket < $4::timestamptz) r
+            GROUP BY b ORDER BY b
+            """ : """
             SELECT (extract(epoch FROM b) * 1000000)::bigint, count(*), count(*) FILTER (WHERE decision = 'deny'),
                    count(*) FILTER (WHERE kind = 'risk_breach'), count(*) FILTER (WHERE kind = 'circuit_breaker'),
                    max(exposure), (array_agg(realized_pnl ORDER BY ts DESC) FILTER (WHERE realized_pnl IS NOT NULL))[1]
             FROM (SELECT date_bin($2::bigint * interval '1 second', ts, timestamptz 'epoch') AS b, * FROM guardian_events
-                  WHERE symbol = $1 AND ts >= timestamptz 'epoch' + $3::bigint * interval '1 microsecond' AND ts < timestamptz 'epoch' + $4::bigint * interval '1 microsecond') e
+                  WHERE symbol = $1 AND ts >= $3::timestamptz AND ts < $4::timestamptz) e
             GROUP BY b ORDER BY b
             """
-        return try await connection.query(sql, [symbol, String(bucketSeconds), String(fromMicros), String(toMicros)]).rows.compactMap { r in
-            guard let start = r[0].flatMap({ Int64($0) }) else { return nil }
-            func int(_ i: Int) -> Int { r[i].flatMap { Int($0) } ?? 0 }
-            return Bucket(startMicros: start, events: int(1), denies: int(2), breaches: int(3), circuitBreakers: int(4),
-                          exposureMax: r[5].flatMap { Double($0) }, realizedPnlLast: r[6].flatMap { Double($0) })
-        }
+        let buckets: [Bucket] = try await connection.query(sql, [symbol, String(bucketSeconds), Self.timestamp(micros: fromMicros), Self.timestamp(micros: toMicros)])
+            .rows.compactMap { r in
+                guard let start = r[0].flatMap({ Int64($0) }) else { return nil }
+                func int(_ i: Int) -> Int { r[i].flatMap { Int($0) } ?? 0 }
+                return Bucket(startMicros: start, events: int(1), denies: int(2), breaches: int(3), circuitBreakers: int(4),
+                              exposureMax: r[5].flatMap { Double($0) }, realizedPnlLast: r[6].flatMap { Double($0) })
+            }
+        return (buckets, useAggregate)
     }
 
     /// Risk breaches and circuit-breaker trips since `sinceMicros`, newest first.

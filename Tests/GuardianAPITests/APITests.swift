@@ -291,6 +291,50 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         try await f.stop()
     }
 
+    /// Rollups hold exactly the stored events per bucket: whole-minute buckets on whole-minute bounds
+    /// (the continuous aggregate with TimescaleDB, real-time and then materialized) and odd ones (raw rows)
+    /// both match what the test computes from the events it wrote.
+    @Test func rollupsMatchTheEventsInEveryBucket() async throws {
+        let f = try await APIFixture.make()
+        let db = try await f.connection()
+        let minute: Int64 = 60_000_000_000
+        let start = (Int64(Date().timeIntervalSince1970 * 1e9) / minute - 30) * minute  // 30 minutes ago, on a minute
+        let events = makeEvents(symbols: ["AAPL"], perSymbol: 300, start: start, spacingNanos: 2_000_000_000)  // 10 minutes
+        _ = try await EventTableWriter(connection: db).write(events, ingestedAtNanos: start)
+        func expected(bucket: Int64) -> [[String: Double]] {
+            let groups = Dictionary(grouping: events.map(\.event)) { $0.ts / bucket }  // buckets from the epoch, as date_bin
+            return groups.keys.sorted().map { k in
+                let g = groups[k]!
+                return ["events": Double(g.count), "denies": Double(g.filter { $0.decision == .deny }.count),
+                        "breaches": Double(g.filter { $0.kind == .riskBreach }.count), "exposure_max": g.compactMap(\.exposure).max()!,
+                        "realized_pnl_last": g.max { $0.ts < $1.ts }!.realizedPnl!]
+            }
+        }
+        let aggregate = try await db.query("SELECT to_regclass('guardian_events_1m') IS NOT NULL").scalar == "t"
+        #expect(aggregate == (StackEnvironment.shared.values["GUARDIAN_STORAGE_MODE"] == "timescaledb"), "the aggregate exists with TimescaleDB only")
+        func rollups(_ bucket: String, from: Int64, to: Int64) async throws -> [[String: Double]] {
+            let r = try await f.get("/v1/symbols/AAPL/rollups?bucket=\(bucket)&from=\(JSONDocument.time(nanos: from))&to=\(JSONDocument.time(nanos: to))")
+            #expect(r.status == 200, "\(r)")
+            let wholeMinutes = bucket.hasSuffix("m") && from % minute == 0 && to % minute == 0
+            #expect(r.json?["source"] as? String == (aggregate && wholeMinutes ? "continuous_aggregate" : "events"), "\(bucket) \(from) \(to)")
+            return (r.json?["buckets"] as? [[String: Any]] ?? []).map { b in
+                var out: [String: Double] = [:]
+                for k in ["events", "denies", "breaches", "exposure_max", "realized_pnl_last"] { out[k] = (b[k] as? NSNumber)?.doubleValue }
+                return out
+            }
+        }
+        for round in aggregate ? ["real-time", "materialized"] : ["raw"] {
+            if round == "materialized" { try await db.execute("CALL refresh_continuous_aggregate('guardian_events_1m', NULL, NULL)") }
+            #expect(try await rollups("1m", from: start, to: start + 10 * minute) == expected(bucket: minute), "1m, \(round)")
+            #expect(try await rollups("5m", from: start, to: start + 10 * minute) == expected(bucket: 5 * minute), "5m, \(round)")
+            #expect(try await rollups("30s", from: start, to: start + 10 * minute) == expected(bucket: minute / 2), "30s (raw rows), \(round)")
+            // Bounds inside a minute: raw rows, only the events inside them.
+            let odd = try await rollups("1m", from: start + 30_000_000_000, to: start + 90_000_000_000)
+            #expect(odd.map { $0["events"] ?? 0 }.reduce(0, +) == 30, "\(odd)")
+        }
+        try await f.stop()
+    }
+
     @Test func aRevokedTokenIsRefusedAndOnlyItsHashIsStored() async throws {
         let f = try await APIFixture.make()
         let store = APITokenStore(connection: try await f.connection())
