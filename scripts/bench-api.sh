@@ -4,7 +4,8 @@
 # hour (SQL, no Kafka), Redis filled by `guardian cache rebuild`. Figures, each next to /healthz in
 # the same run (the server's floor: no Redis, no database): requests/s, p50 and p99 of
 #   /v1/symbols/{s}/state from Redis; the same from the database (a worker reports the cache stale);
-#   /v1/symbols/{s}/events over a 1-hour range, 1000 per page.
+#   /v1/symbols/{s}/events over a 1-hour range, 1000 per page;
+# and the time from an alert's commit to its message on /v1/alerts/stream.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GUARDIAN_BIN:-$ROOT/.build/release/guardian}"
@@ -67,8 +68,31 @@ wait "$REPORTER" || true
 from=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ); to=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 events=$(measure "/v1/symbols/API07/events?from=$from&to=$to&limit=1000")
 
+# Alert latency: from the commit of a transaction that stores an alert (and notifies, as the workers'
+# writes do) to its message on /v1/alerts/stream, for 20 alerts one at a time.
+curl -sN -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/alerts/stream" >"$RUN_DIR/bench-api-sse.log" 2>/dev/null &
+CURLPID=$!
+sleep 1
+sse_ms=()
+for n in $(seq 1 20); do
+  id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+  before=$(wc -l <"$RUN_DIR/bench-api-sse.log")
+  t0=$(date +%s%N)
+  psql -X -q "$DB" -c "BEGIN" -c "INSERT INTO guardian_events (ts, symbol, seq, event_id, kind, kafka_partition, kafka_offset)
+    VALUES ('2026-01-01T00:00:00Z'::timestamptz + $n * interval '1 second', 'API00', 100000 + $n, '$id', 'circuit_breaker', 0, 0)" \
+    -c "SELECT pg_notify('guardian_alerts', ((extract(epoch FROM timestamptz '2026-01-01T00:00:00Z' + $n * interval '1 second') * 1000000)::bigint)::text || '_$id')" \
+    -c "COMMIT" >/dev/null
+  t1=$(date +%s%N)
+  for _ in $(seq 1 2000); do grep -q "$id" "$RUN_DIR/bench-api-sse.log" && break; sleep 0.001; done
+  t2=$(date +%s%N)
+  grep -q "$id" "$RUN_DIR/bench-api-sse.log" && sse_ms+=("$(( (t2 - t1) / 1000 ))") || sse_ms+=("9999999")
+done
+kill "$CURLPID" 2>/dev/null || true
+sse=$(printf '%s\n' "${sse_ms[@]}" | sort -n | awk '{a[NR]=$1} END {printf "p50 %.1f ms, max %.1f ms (%d alerts)", a[int((NR+1)/2)]/1000, a[NR]/1000, NR}')
+
 echo "api (wrk, $CONNECTIONS connections, ${SECONDS_EACH}s each; ratios to /healthz in the same run):"
 echo "  /healthz (floor)                  $base"
 printf "  /state from Redis                 %s  (%.2f of the floor)\n" "$state" "$(echo "$(rps "$state") / $(rps "$base")" | bc -l)"
 printf "  /state from the database          %s  (%.2f)\n" "$fromdb" "$(echo "$(rps "$fromdb") / $(rps "$base")" | bc -l)"
 printf "  /events, 1 h range, 1000 per page %s  (%.3f)\n" "$events" "$(echo "$(rps "$events") / $(rps "$base")" | bc -l)"
+echo "  alert on /v1/alerts/stream after its commit: $sse"
