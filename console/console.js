@@ -84,6 +84,17 @@ async function refreshFleet() {
   const cache = $('fleet-cache');
   cache.textContent = fleet.cache.redis_reachable ? 'reachable' : 'down (answers come from the database)';
   cache.className = 'badge ' + (fleet.cache.redis_reachable ? 'live' : 'down');
+  const stale = new Set((fleet.cache.stale_workers || []).map((w) => w.worker));
+  const workers = $('fleet-workers');
+  clear(workers);
+  if (fleet.workers.length === 0) workers.textContent = 'none reporting';
+  for (const w of fleet.workers) {
+    const badge = document.createElement('span');
+    badge.className = 'badge ' + (w.cache_stale || stale.has(w.worker) ? 'timescaledb' : 'live');
+    badge.textContent = w.worker + (w.cache_stale ? ' (cache stale)' : '');
+    badge.title = 'last report ' + w.reported_at;
+    workers.append(badge, ' ');
+  }
   const dl = fleet.dead_letters;
   $('fleet-dlq').textContent = dl.total + (dl.total ? ' (' + Object.entries(dl.by_reason).map(([r, n]) => r + ': ' + n).join(', ') + ')' : '');
   const body = $('partitions').tBodies[0];
@@ -100,10 +111,19 @@ async function refreshFleet() {
     total += p.lag;
   }
   if (fleet.sampled_at) {
-    state.lagHistory.push({ t: Date.parse(fleet.sampled_at), lag: total });
+    const byPartition = {};
+    for (const p of fleet.partitions) byPartition[p.partition] = p.lag;
+    state.lagHistory.push({ t: Date.parse(fleet.sampled_at), total, byPartition });
     if (state.lagHistory.length > 360) state.lagHistory.shift();
   }
-  drawLine($('lag-chart'), state.lagHistory.map((h) => h.lag), '#1f6feb');
+  // One line per partition (lag over the samples of this page), the total in bold.
+  const chart = $('lag-chart');
+  clear(chart);
+  const partitions = fleet.partitions.map((p) => p.partition);
+  const colours = ['#1f6feb', '#2da44e', '#d29922', '#cf222e', '#8250df', '#1b7c83', '#bf3989', '#6e7781'];
+  const scale = Math.max(1, ...state.lagHistory.map((h) => h.total));
+  partitions.forEach((p, i) => drawLine(chart, state.lagHistory.map((h) => h.byPartition[p] ?? null), colours[i % colours.length], true, true, scale));
+  drawLine(chart, state.lagHistory.map((h) => h.total), '#24292f', true);
   if (!state.plan) renderPlan(null);
 }
 
@@ -117,14 +137,15 @@ function svgEl(name, attrs) {
   return el;
 }
 
-function drawLine(svg, values, color, keep) {
+function drawLine(svg, values, color, keep, thin, scale) {
   if (!keep) clear(svg);
   const [w, h] = [600, svg.viewBox.baseVal.height];
   if (values.length === 0) return;
-  const max = Math.max(1, ...values.filter((v) => v !== null));
+  const max = scale || Math.max(1, ...values.filter((v) => v !== null));
   const step = values.length > 1 ? w / (values.length - 1) : w;
   const points = values.map((v, i) => (i * step).toFixed(1) + ',' + (h - 4 - ((v || 0) / max) * (h - 16)).toFixed(1)).join(' ');
-  svg.appendChild(svgEl('polyline', { points, fill: 'none', stroke: color, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke' }));
+  svg.appendChild(svgEl('polyline', { points, fill: 'none', stroke: color, 'stroke-width': thin ? 1 : 2, 'vector-effect': 'non-scaling-stroke' }));
+  if (thin) return;
   const label = svgEl('text', { x: 4, y: 12, 'font-size': 11, fill: color });
   label.textContent = 'max ' + max.toLocaleString();
   svg.appendChild(label);

@@ -227,6 +227,7 @@ public struct APIServer: Sendable {
         router.get("v1/fleet", use: authed(.read) { [pool, fleet, states, staleness] _, _, _ in
             let snapshot = fleet.snapshot
             let deadLetters = try await pool.run { try await EventQueries(connection: $0).deadLetterCounts() }
+            let workers = try await pool.run { try await CacheStatus(connection: $0).workers() }
             let partitions = (snapshot.sample?.partitions ?? []).map { p -> [String: Any] in
                 ["partition": Int(p.partition), "committed": JSONDocument.value(p.committed), "end": p.end, "lag": p.lag,
                  "time_lag_s": JSONDocument.value(p.timeLagSeconds), "status": (snapshot.statuses[p.partition] ?? .ok).rawValue]
@@ -236,6 +237,7 @@ public struct APIServer: Sendable {
                 "sampled_at": JSONDocument.value(snapshot.sample.map { JSONDocument.time(micros: Int64($0.time * 1_000_000)) }),
                 "status": snapshot.groupStatus.rawValue, "partitions": partitions, "lag_error": JSONDocument.value(snapshot.error),
                 "dead_letters": ["total": deadLetters.values.reduce(0, +), "by_reason": deadLetters] as [String: Any],
+                "workers": workers.map { ["worker": $0.worker, "cache_stale": $0.stale, "reported_at": $0.reportedAt] as [String: Any] },
                 "cache": ["redis_reachable": await states.isReachable(),
                           "stale_workers": await staleness.staleWorkers().map { ["worker": $0.worker, "since": $0.since] }] as [String: Any],
             ])

@@ -25,4 +25,16 @@ public struct CacheStatus: Sendable {
             WHERE stale AND reported_at > now() - $1::int * interval '1 second' ORDER BY worker_id
             """, [String(seconds)]).rows.compactMap { r in r[0].flatMap { w in r[1].map { (w, $0) } } }
     }
+
+    /// Every worker that reported within the last `seconds` (so is running): name, whether its cache
+    /// is stale, when it last reported (RFC 3339).
+    public func workers(reportedWithinSeconds seconds: Int = 10) async throws -> [(worker: String, stale: Bool, reportedAt: String)] {
+        try await connection.query("""
+            SELECT worker_id, stale, to_char(reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM guardian_cache_status
+            WHERE reported_at > now() - $1::int * interval '1 second' ORDER BY worker_id
+            """, [String(seconds)]).rows.compactMap { r in
+                guard let w = r[0], let s = r[1], let at = r[2] else { return nil }
+                return (w, s == "t", at)
+            }
+    }
 }

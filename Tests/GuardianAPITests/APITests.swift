@@ -280,6 +280,8 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         #expect(seen.0 == "timescaledb" && seen.1 == 19, "\(seen)")
         let fleet = try await f.get("/v1/fleet").json?["cache"] as? [String: Any]
         #expect((fleet?["stale_workers"] as? [[String: Any]])?.first?["worker"] as? String == "w1", "\(String(describing: fleet))")
+        let workers = try await f.get("/v1/fleet").json?["workers"] as? [[String: Any]]
+        #expect(workers?.count == 1 && workers?.first?["worker"] as? String == "w1" && workers?.first?["cache_stale"] as? Bool == true, "\(String(describing: workers))")
         // A report from a worker that stopped reporting 10 s ago does not count.
         try await db.execute("UPDATE guardian_cache_status SET reported_at = now() - interval '11 seconds'")
         let until = ContinuousClock.now + .seconds(10)
