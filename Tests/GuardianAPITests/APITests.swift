@@ -535,6 +535,41 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
         try await f.stop()
     }
 
+    /// Every connection of the API killed by the database (a failover, an admin's pg_terminate_backend):
+    /// requests answer again (a 503 problem at worst, never a bare 500), and an alert stored while the
+    /// alert listener was cut off still reaches an open stream once it has reconnected.
+    @Test func theAPIRidesOutItsDatabaseConnectionsBeingKilled() async throws {
+        let f = try await APIFixture.make()
+        let db = try await f.connection()
+        let writer = DurableBatchWriter(writer: EventTableWriter(connection: db), logger: Logger(label: "api-test"))
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        _ = try await EventTableWriter(connection: db).write(makeEvents(symbols: ["AAPL"], perSymbol: 5, start: now - 10_000_000_000), ingestedAtNanos: now)
+        let stream = try SSEClient(port: f.port, path: "/v1/alerts/stream", token: f.readToken)
+        #expect(await stream.started(timeout: .seconds(30)))
+        #expect(try await f.get("/v1/symbols").status == 200)
+
+        let killed = try await db.query("""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+            """).scalar
+        #expect((Int(killed ?? "0") ?? 0) >= 2, "the API's pool and its listener were connected: \(killed ?? "?")")
+        // Stored while the listener is cut off: its notification goes to nobody.
+        let alert = StoredEvent(event: GuardianEvent(eventID: .random(), symbol: "AAPL", seq: 99, ts: now, kind: .circuitBreaker, reason: "loss"),
+                                partition: 0, offset: 99)
+        _ = try await writer.write(DurableBatch(events: [alert], refusedLetter: { _, _ in fatalError("no row is refused here") }), deliver: { _ in })
+
+        var statuses: [Int] = []
+        for _ in 0..<10 {
+            let r = try await f.get("/v1/symbols")
+            statuses.append(r.status)
+            #expect(r.status == 200 || (r.status == 503 && r.type == "application/problem+json"), "\(r)")
+        }
+        #expect(statuses.last == 200, "\(statuses)")
+        let got = await stream.messages(count: 1, timeout: .seconds(30))
+        #expect(got.map(\.id) == [EventQueries.Cursor(tsMicros: alert.event.ts / 1000, eventID: alert.event.eventID).description],
+                "the alert stored while the listener was down arrives after it reconnects")
+        try await f.stop()
+    }
+
     @Test func aTokenOverItsRateLimitGets429WithRetryAfter() async throws {
         // One request per 20 s after a burst of 3: however slow the machine, no token refills during the test.
         let f = try await APIFixture.make(rateLimitPerSecond: 0.05, burst: 3)
