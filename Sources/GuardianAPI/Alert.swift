@@ -26,7 +26,14 @@ struct Alert: Sendable, Equatable {
         tsMicros = e.ts / 1000
         reason = e.reason
         cursor = EventQueries.Cursor(tsMicros: tsMicros, eventID: e.eventID).description
-        json = Self.serialize(JSONDocument.alert(e))
+        var text = #"{"event":"#
+        EventJSON.append(e, to: &text)
+        text += #","id":""# + id + #"","reason":"#
+        EventJSON.string(e.reason, &text)
+        text += #","symbol":"#
+        EventJSON.string(e.symbol, &text)
+        text += #","ts":""# + EventJSON.time(micros: tsMicros) + #"","type":""# + type + #""}"#
+        json = text
     }
 
     init(fleet type: String, tsMicros: Int64, detail: String, group: String, topic: String) {

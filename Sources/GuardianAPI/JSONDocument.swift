@@ -17,23 +17,6 @@ enum JSONDocument {
 
     static func value(_ v: Any?) -> Any { v ?? NSNull() }
 
-    /// An event as the API shows it.
-    static func event(_ e: GuardianEvent) -> [String: Any] {
-        [
-            "event_id": e.eventID.description, "symbol": e.symbol, "seq": e.seq, "ts": time(nanos: e.ts), "kind": e.kind.rawValue,
-            "decision": value(e.decision?.rawValue), "reason": value(e.reason), "side": value(e.side?.rawValue),
-            "qty": value(e.qty), "price": value(e.price), "position": value(e.position), "exposure": value(e.exposure),
-            "realized_pnl": value(e.realizedPnl), "unrealized_pnl": value(e.unrealizedPnl), "latency_us": value(e.latencyUs),
-            "attrs": value(e.attrs.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }),
-        ]
-    }
-
-    /// An alert event as `/v1/alerts` and `/v1/alerts/stream` show it.
-    static func alert(_ e: GuardianEvent) -> [String: Any] {
-        ["id": e.eventID.description, "type": e.kind.rawValue, "symbol": e.symbol, "ts": time(nanos: e.ts),
-         "reason": value(e.reason), "event": event(e)]
-    }
-
     /// A 200 (or `status`) response holding `body` as JSON.
     static func response(_ body: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])

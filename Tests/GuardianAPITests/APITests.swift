@@ -645,7 +645,20 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
 }
 
 @Suite struct EventJSONTests {
-    /// The direct writer says what JSONSerialization of `JSONDocument.event` says, field for field.
+    /// The event document built the plain way (a dictionary through JSONSerialization): the oracle.
+    static func document(_ e: GuardianEvent) -> [String: Any] {
+        func value(_ v: Any?) -> Any { v ?? NSNull() }
+        return [
+            "event_id": e.eventID.description, "symbol": e.symbol, "seq": e.seq, "ts": RFC3339.string(micros: e.ts / 1000), "kind": e.kind.rawValue,
+            "decision": value(e.decision?.rawValue), "reason": value(e.reason), "side": value(e.side?.rawValue),
+            "qty": value(e.qty), "price": value(e.price), "position": value(e.position), "exposure": value(e.exposure),
+            "realized_pnl": value(e.realizedPnl), "unrealized_pnl": value(e.unrealizedPnl), "latency_us": value(e.latencyUs),
+            "attrs": value(e.attrs.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed]) }),
+        ]
+    }
+
+    /// The direct writer says what JSONSerialization of the dictionary document says, field for field;
+    /// an alert's JSON holds the event's and parses.
     @Test func theWriterMatchesTheDictionaryDocument() throws {
         let odd = GuardianEvent(eventID: .random(), symbol: "A\"B\\C/é", seq: 7, ts: -1_000, kind: .riskBreach, decision: .deny,
                                 reason: "line\nbreak \u{1} tab\t", side: .sell, qty: 0.1, price: 1e-7, position: -3, exposure: 12345.678,
@@ -655,8 +668,11 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
             var text = ""
             EventJSON.append(e, to: &text)
             let written = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary, "\(text)")
-            let expected = try #require(try JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: JSONDocument.event(e))) as? NSDictionary)
+            let expected = try #require(try JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: Self.document(e))) as? NSDictionary)
             #expect(written == expected, "\(text)")
+            let alert = try #require(try JSONSerialization.jsonObject(with: Data(Alert(event: e).json.utf8)) as? NSDictionary, "\(Alert(event: e).json)")
+            #expect(alert["event"] as? NSDictionary == expected && alert["type"] as? String == e.kind.rawValue
+                    && alert["symbol"] as? String == e.symbol && alert["id"] as? String == e.eventID.description)
         }
     }
 
