@@ -37,4 +37,12 @@ public struct CacheStatus: Sendable {
                 return (w, s == "t", at)
             }
     }
+
+    /// Forgets workers that have not reported for `hours` (worker ids such as `worker-<pid>` change with
+    /// every start); returns how many.
+    @discardableResult
+    public func prune(silentForHours hours: Int = 24) async throws -> Int {
+        try await connection.query("DELETE FROM guardian_cache_status WHERE reported_at < now() - $1::int * interval '1 hour'",
+                                   [String(hours)]).affectedRows
+    }
 }

@@ -23,6 +23,7 @@ struct CacheStatusReporter: Sendable {
                 do {
                     let c: PostgresConnection
                     if let connection { c = connection } else { c = try await PostgresConnection.connect(postgres) }
+                    if connection == nil { _ = try? await CacheStatus(connection: c).prune() }
                     connection = c
                     try await CacheStatus(connection: c).report(worker: worker, stale: stale)
                     last = stale

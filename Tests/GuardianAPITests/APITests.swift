@@ -290,6 +290,10 @@ func makeEvents(symbols: [String], perSymbol: Int, start: Int64, seqBase: Int64 
             seen = try await source()
         }
         #expect(seen.0 == "redis", "\(seen)")
+        // Workers silent for a day are forgotten (a worker prunes when it starts reporting).
+        try await db.execute("INSERT INTO guardian_cache_status (worker_id, stale, reported_at) VALUES ('gone', false, now() - interval '25 hours')")
+        #expect(try await CacheStatus(connection: db).prune() == 1)
+        #expect(try await db.query("SELECT worker_id FROM guardian_cache_status").rows == [["w1"]])
         try await f.stop()
     }
 
