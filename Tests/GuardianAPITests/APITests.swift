@@ -26,13 +26,15 @@ final class APIFixture: Sendable {
     let redis: PrivateRedis
     let port: Int
     let readToken: String
+    private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    private init(database: TemporaryDatabase, redis: PrivateRedis, port: Int, readToken: String, task: Task<Void, any Error>) {
+    private init(database: TemporaryDatabase, redis: PrivateRedis, port: Int, readToken: String, group: ServiceGroup, task: Task<Void, any Error>) {
         self.database = database
         self.redis = redis
         self.port = port
         self.readToken = readToken
+        self.group = group
         self.task = task
     }
 
@@ -64,7 +66,7 @@ final class APIFixture: Sendable {
         while !server.alerts.isListening && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         guard server.alerts.isListening else { throw APITestError("the API did not listen for alerts within 30 s") }
         let token = try await APITokens.create(name: "reader-\(UInt32.random(in: 0...UInt32.max))", scope: .read, in: APITokenStore(connection: db))
-        return APIFixture(database: database, redis: redis, port: port, readToken: token, task: task)
+        return APIFixture(database: database, redis: redis, port: port, readToken: token, group: group, task: task)
     }
 
     func connection() async throws -> PostgresConnection { try await PostgresConnection.connect(database.configuration) }
@@ -90,9 +92,9 @@ final class APIFixture: Sendable {
         return ((response as! HTTPURLResponse).statusCode, try? JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
-    /// Stops the API only (the database and Redis stay, for `make(reusing:)`).
+    /// Stops the API as SIGTERM does, gracefully (the database and Redis stay, for `make(reusing:)`).
     func stopServer() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 
