@@ -14,6 +14,7 @@ PACKAGES=(
   kcat             # Kafka command-line client, for poking at the dev broker
   python3          # free-port lookup in scripts/stack.sh
   python3-yaml     # the deploy/ manifest test parses YAML (with /usr/bin/python3)
+  python3-venv     # scripts/tools.sh: the PyPI test tools go into a virtualenv of their own
   python3-confluent-kafka  # the Python publisher example and its test (Debian's, on the system librdkafka)
   openssl          # local stack: the CA and certificate of PostgreSQL's TLS
   bc               # arithmetic in scripts/bench.sh

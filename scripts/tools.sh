@@ -12,12 +12,16 @@ if [ -x "$VENV/bin/schemathesis" ] && "$VENV/bin/schemathesis" --version 2>/dev/
   echo "tools: schemathesis $SCHEMATHESIS_VERSION present ($VENV)"
   exit 0
 fi
-PYTHON="$(command -v python3)"
 echo "tools: installing schemathesis $SCHEMATHESIS_VERSION into $VENV (PyPI)"
 mkdir -p "$RUN_DIR"
-"$PYTHON" -m venv "$VENV" || {
-  echo "tools: '$PYTHON -m venv' failed; on Debian's python3 install python3-venv" >&2
-  exit 1
-}
+rm -rf "$VENV"
+# The python3 on PATH, else Debian's (python3-venv, from scripts/deps.sh).
+made=
+for PYTHON in "$(command -v python3 || true)" /usr/bin/python3; do
+  [ -n "$PYTHON" ] && [ -x "$PYTHON" ] || continue
+  if "$PYTHON" -m venv "$VENV" 2>/dev/null; then made=1; break; fi
+  rm -rf "$VENV"
+done
+[ -n "$made" ] || { echo "tools: no python3 could make a virtualenv; install Debian's python3-venv (make deps)" >&2; exit 1; }
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 "$VENV/bin/schemathesis" --version
