@@ -73,8 +73,6 @@ final class AlertStream: Service, Sendable {
         state.withLock { $0.subscribers.removeValue(forKey: id) }?.finish()
     }
 
-    var subscriberCount: Int { state.withLock { $0.subscribers.count } }
-
     /// Whether the listening connection is up (alerts stored now are streamed).
     var isListening: Bool { state.withLock { $0.listening } }
 

@@ -21,14 +21,14 @@ final class StateReader: Sendable {
         slots = Mutex(Array(repeating: nil, count: max(1, connections)))
     }
 
-    /// A connection of the pool (connected on first use), and its slot.
-    private func connection() async throws -> (RedisConnection, Int) {
+    /// A connection of the pool (connected on first use).
+    private func connection() async throws -> RedisConnection {
         let count = slots.withLock { $0.count }
         let i = next.add(1, ordering: .relaxed).oldValue % count
-        if let c = slots.withLock({ $0[i] }) { return (c, i) }
+        if let c = slots.withLock({ $0[i] }) { return c }
         let c = try await RedisConnection.connect(configuration)
         slots.withLock { $0[i] = c }
-        return (c, i)
+        return c
     }
 
     /// After a failure: every connection is dropped, and Redis is left alone for `retryAfter`.
@@ -41,7 +41,7 @@ final class StateReader: Sendable {
     func fromRedis(symbol: String) async -> GuardianEvent? {
         if let until = downUntil.withLock({ $0 }), ContinuousClock.now < until { return nil }
         do {
-            let (redis, _) = try await connection()
+            let redis = try await connection()
             let reply = try await redis.command(["HGETALL", StateCache.stateKey(symbol)])
             guard let items = reply.array, !items.isEmpty else { return nil }
             var fields: [String: String] = [:]
@@ -76,7 +76,7 @@ extension StateReader {
     func isReachable() async -> Bool {
         if let until = downUntil.withLock({ $0 }), ContinuousClock.now < until { return false }
         do {
-            let (redis, _) = try await connection()
+            let redis = try await connection()
             return try await redis.command(["PING"]).string == "PONG"
         } catch {
             failed()
