@@ -5,12 +5,13 @@ SWIFT ?= swift
 export GUARDIAN_RUN_DIR ?= $(CURDIR)/.run
 # Quoted wherever a path is used: a checkout path may hold spaces.
 
-.PHONY: help deps build release test test-soak run bench chaos stack-up stack-down stack-status clean
+.PHONY: help deps build release test test-soak examples run bench chaos stack-up stack-down stack-status clean
 
 help:
 	@echo "make run         build (release), start the local stack, run the demo (simulated engine, 3 workers), stop the stack"
 	@echo "make test        install what is missing, build, start the local stack, run all tests, stop it"
 	@echo "make test-soak   make test N times (N=3), each in a fresh clone under a private directory; pass/fail and the slowest tests"
+	@echo "make examples    build examples/swift-publisher (depends on this package by path) and check that a package can depend on this one by URL and version"
 	@echo "make bench       release build; decoder and worker throughput against the database floor (figures)"
 	@echo "make chaos       release build; the worker fault suite (Redis, PostgreSQL, brokers, kill -9, poison...) as figures"
 	@echo "make deps        apt-install the Debian packages the build and the stack need (as root); PyPI test tools into .run/tools"
@@ -41,6 +42,11 @@ test-soak:
 DEMO_ARGS ?=
 run: release
 	GUARDIAN_BIN="$(CURDIR)/.build/release/guardian" scripts/with-stack.sh "$(CURDIR)/.build/release/guardian" demo $(DEMO_ARGS)
+
+# Other packages depending on this one: by path (the example) and by URL + version (no unsafe flags). CI runs it.
+examples: deps
+	$(SWIFT) build --package-path examples/swift-publisher
+	SWIFT="$(SWIFT)" scripts/check-dependable.sh
 
 # Figures, not pass/fail: decoder, one worker draining 300,000 events, the database's own floor.
 bench: release

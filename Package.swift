@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "guardian", targets: ["GuardianCLI"]),
+        .library(name: "GuardianEvents", targets: ["GuardianEvents"]),
         .library(name: "GuardianKafka", targets: ["GuardianKafka"]),
         .library(name: "GuardianPostgres", targets: ["GuardianPostgres"]),
         .library(name: "GuardianRedis", targets: ["GuardianRedis"]),
@@ -43,9 +44,9 @@ let package = Package(
         ),
 
         // simdjson (C++, Debian's libsimdjson-dev) behind a small C API that fills a plain struct per event.
+        // No unsafe flags anywhere: SwiftPM refuses them in a versioned dependency (scripts/check-dependable.sh).
         .target(
             name: "CGuardianJSON",
-            cxxSettings: [.unsafeFlags(["-O3"])],
             linkerSettings: [.linkedLibrary("simdjson")]
         ),
 

@@ -50,6 +50,9 @@ struct WorkerCommandLine: AsyncParsableCommand {
     @Option(help: "On SIGTERM, seconds the in-flight write may take before it is abandoned (env GUARDIAN_SHUTDOWN_TIMEOUT_SECONDS, default 20).")
     var shutdownTimeoutSeconds: Int?
 
+    @Option(help: "Database writes under way at once, each on its own connection for its own partitions (env GUARDIAN_WRITE_LANES, default 2).")
+    var writeLanes: Int?
+
     @Option(help: .hidden)
     var testCrashAfterDbCommits: Int?
 
@@ -69,7 +72,7 @@ struct WorkerCommandLine: AsyncParsableCommand {
             storage: try store.storage(), metricsHost: metricsHost, metricsPort: metricsPort, workerID: workerID,
             deadLetterTopic: deadLetterTopic, maxBufferedBytes: bufferMaxMb.map { $0 << 20 },
             shutdownTimeout: .seconds(shutdownTimeoutSeconds ?? Env.int("GUARDIAN_SHUTDOWN_TIMEOUT_SECONDS") ?? 20),
-            maxEventBytes: maxEventBytes)
+            maxEventBytes: maxEventBytes, writeLanes: writeLanes)
 
         // A busy metrics address fails here, before joining the group, with what to change.
         if configuration.metricsPort > 0 {

@@ -52,8 +52,6 @@ final class CacheLink: Sendable {
 
     /// True while the cache may lag what was consumed (updates missed, re-sync pending).
     var isStale: Bool { state.withLock { $0.stale } }
-    /// True while connected to Redis.
-    var isConnected: Bool { state.withLock { $0.cache != nil } }
 
     private let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
@@ -68,8 +66,9 @@ final class CacheLink: Sendable {
     }
 
     /// Applies what `enqueue` handed over, in order, until the task is cancelled; `applied` gets each
-    /// round trip's duration.
-    func run(applied: @Sendable (Duration) -> Void) async {
+    /// round trip's duration, `failed` is called for each write Redis refused or lost (its events are
+    /// remembered for the re-sync).
+    func run(applied: @Sendable (Duration) -> Void, failed: @Sendable () -> Void) async {
         await withTaskCancellationHandler {
             for await _ in signals {
                 while true {
@@ -78,7 +77,11 @@ final class CacheLink: Sendable {
                         return Array(s.pending.values)
                     }
                     if next.isEmpty { break }
-                    if let t = await apply(next) { applied(t) }
+                    switch await apply(next) {
+                    case .applied(let t): applied(t)
+                    case .failed: failed()
+                    case .remembered: break
+                    }
                 }
             }
         } onCancel: {
@@ -95,13 +98,23 @@ final class CacheLink: Sendable {
         }) { startReconnecting() }
     }
 
+    /// How one `apply` went.
+    enum Applied {
+        /// Written; the Redis round trip took this long.
+        case applied(Duration)
+        /// Not connected (or re-syncing): remembered for the re-sync, no write tried.
+        case remembered
+        /// The write failed: remembered for the re-sync.
+        case failed
+    }
+
     /// Applies the newest event per symbol of `events`; when Redis is unreachable they are remembered
-    /// for the re-sync. Returns the time the Redis round trip took, when one was made.
-    func apply(_ events: [GuardianEvent]) async -> Duration? {
-        guard !events.isEmpty else { return nil }
+    /// for the re-sync.
+    func apply(_ events: [GuardianEvent]) async -> Applied {
+        guard !events.isEmpty else { return .remembered }
         guard let cache = state.withLock({ $0.cache }) else {
             remember(events)
-            return nil
+            return .remembered
         }
         let start = ContinuousClock.now
         do {
@@ -109,11 +122,11 @@ final class CacheLink: Sendable {
             state.withLock { s in
                 for e in StateCache.latestPerSymbol(events) where (s.undurable[e.symbol]?.seq ?? -1) < e.seq { s.undurable[e.symbol] = e }
             }
-            return ContinuousClock.now - start
+            return .applied(ContinuousClock.now - start)
         } catch {
             remember(events)
             failed(error)
-            return nil
+            return .failed
         }
     }
 

@@ -13,9 +13,6 @@ final class InFlightWrite: Sendable {
 
     init(batch: PipelineBatch) { self.batch = batch }
 
-    /// Whether the write became durable (false while unfinished or when it was abandoned).
-    var isDurable: Bool { outcome.withLock { $0 } ?? false }
-
     /// True while the write is retrying after a database failure.
     var isFailing: Bool {
         get { failingFlag.load(ordering: .relaxed) }
@@ -36,7 +33,7 @@ final class InFlightWrite: Sendable {
     /// returns the outcome, or nil on timeout.
     func wait(timeout: Duration) -> Bool? {
         if let o = outcome.withLock({ $0 }) { return o }
-        let ms = Int(timeout.components.seconds * 1000)
+        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard done.wait(timeout: .now() + .milliseconds(ms)) == .success else { return nil }
         done.signal()  // let another waiter through
         return outcome.withLock { $0 }

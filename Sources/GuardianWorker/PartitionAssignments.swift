@@ -31,8 +31,9 @@ final class PartitionAssignments: Sendable {
     func prepare() { _ = reader() }
 
     /// Keeps the state machine in step with ownership and hands over what must be committed before
-    /// revoked partitions move. `writing` is the write under way; `abandoned`, whether shutdown gave up on it.
-    func rebalanced(_ event: RebalanceEvent, writing: InFlightWrite?, abandoned: Bool) -> [TopicPartitionOffset] {
+    /// revoked partitions move. `writing` are the writes under way (one per lane); `abandoned`, whether
+    /// shutdown gave up on them.
+    func rebalanced(_ event: RebalanceEvent, writing: [InFlightWrite], abandoned: Bool) -> [TopicPartitionOffset] {
         defer { state.publishOwnership() }
         switch event {
         case .assigned(let tps):
@@ -41,12 +42,14 @@ final class PartitionAssignments: Sendable {
             logger.info("partitions assigned", metadata: ["partitions": "\(tps.map(\.description))", "owned": "\(owned)"])
             return []
         case .revoked(let tps):
-            // Finish the in-flight batch first when it holds revoked partitions, so what it makes durable
+            // Finish the in-flight batches first when they hold revoked partitions, so what they make durable
             // is committed before the partitions move — unless the database is failing (waiting would
-            // hold up the whole group), or shutdown has abandoned it (its deadline passed); its events are
-            // then redelivered to the next owner, idempotently.
-            if let write = writing, !write.isFailing, !abandoned, !Set(tps).isDisjoint(with: write.batch.decoded.nextOffsets.keys) {
-                _ = write.wait(timeout: .seconds(30))
+            // hold up the whole group), or shutdown has abandoned them (their deadline passed); their events
+            // are then redelivered to the next owner, idempotently. The lanes' writes run at once, so the
+            // waits overlap (30 s in all).
+            let deadline = ContinuousClock.now + .seconds(30)
+            for write in writing where !write.isFailing && !abandoned && !Set(tps).isDisjoint(with: write.batch.decoded.nextOffsets.keys) {
+                _ = write.wait(timeout: max(.zero, deadline - .now))
             }
             let pending = state.machine.withLock { m in m.revoked(tps) }
             logger.info("partitions revoked; committing what is durable", metadata: [

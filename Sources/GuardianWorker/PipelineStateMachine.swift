@@ -14,8 +14,10 @@ public struct PipelineBatch: Sendable {
 /// what is being written, which partitions are paused, what may be committed. The I/O around it
 /// (poll, write, commit, pause, resume) lives in `Worker`; every rule here is unit-tested without servers.
 ///
-/// - Polled batches queue in order, one database write at a time (writes are in offset order per partition);
-///   what queued while a write was under way is written together in the next one (up to
+/// - Polled batches are split into `writeLanes` lanes by partition (a partition always in the same lane) and
+///   queue in order; each lane has one database write at a time, so writes are in offset order per partition
+///   while the lanes' writes overlap (one's COPY runs while another's commit waits for its WAL flush). What
+///   queued in a lane while its write was under way is written together in the next one (up to
 ///   `maxEventsPerWrite`): one transaction instead of one per poll, so the writer catches up after a slow write.
 /// - Buffered bytes over `maxBufferedBytes` pause every owned partition (polling goes on, so the group
 ///   membership stays alive); under half of it they resume.
@@ -32,26 +34,34 @@ public struct PipelineStateMachine: Sendable {
     public let maxBufferedBytes: Int
     /// The most events one write takes from the queue (at least one polled batch, whatever its size).
     public let maxEventsPerWrite: Int
+    /// Writes that may be under way at once, each for its own partitions.
+    public let writeLanes: Int
     public private(set) var tracker = CommitTracker()
     public private(set) var bufferedBytes = 0
     public private(set) var paused: Set<TopicPartition> = []
-    /// The batch under its database write.
-    public private(set) var writing: PipelineBatch?
-    private var queue: [PipelineBatch] = []
+    /// Per lane, the batch under its database write.
+    private var writing: [PipelineBatch?]
+    /// Per lane, the batches waiting for their write.
+    private var queues: [[PipelineBatch]]
     private var epochs: [TopicPartition: Int] = [:]
     private var nextEpoch = 0
     private var nextID = 0
     public private(set) var stopping = false
 
-    public init(maxBufferedBytes: Int, maxEventsPerWrite: Int = 5000) {
+    public init(maxBufferedBytes: Int, maxEventsPerWrite: Int = 5000, writeLanes: Int = 1) {
         self.maxBufferedBytes = max(1, maxBufferedBytes)
         self.maxEventsPerWrite = max(1, maxEventsPerWrite)
+        self.writeLanes = max(1, writeLanes)
+        writing = Array(repeating: nil, count: self.writeLanes)
+        queues = Array(repeating: [], count: self.writeLanes)
     }
 
-    /// Batches waiting for their write (not counting the one being written).
-    public var queuedBatches: Int { queue.count }
+    /// The lane whose writes carry `tp`'s events.
+    public func lane(of tp: TopicPartition) -> Int { Int(tp.partition.magnitude % UInt32(writeLanes)) }
     /// True when nothing is buffered or being written.
-    public var isIdle: Bool { writing == nil && queue.isEmpty }
+    public var isIdle: Bool { writing.allSatisfy { $0 == nil } && queues.allSatisfy(\.isEmpty) }
+    /// The batch under its database write in `lane`.
+    public func writing(lane: Int = 0) -> PipelineBatch? { writing[lane] }
     public func owns(_ tp: TopicPartition) -> Bool { tracker.owns(tp) }
     private var overLimit: Bool { bufferedBytes >= maxBufferedBytes }
 
@@ -91,30 +101,38 @@ public struct PipelineStateMachine: Sendable {
     // MARK: the buffer and the writer
 
     /// A batch was polled and decoded. Messages of partitions not owned (fetched before a revocation)
-    /// are dropped. Returns true when the batch was queued (wake the writer).
+    /// are dropped; the rest is queued in the lanes of its partitions (its `bytes` shared by message
+    /// count). Returns true when something was queued (wake the writers).
     public mutating func polled(_ batch: DecodedBatch, bytes: Int) -> Bool {
         guard !stopping else { return false }
         let owned = batch.filtered { epochs[$0] != nil }
         guard owned.messageCount > 0 else { return false }
-        nextID += 1
-        var partitionEpochs: [TopicPartition: Int] = [:]
-        for tp in owned.nextOffsets.keys { partitionEpochs[tp] = epochs[tp] }
-        queue.append(PipelineBatch(id: nextID, decoded: owned, bytes: bytes, epochs: partitionEpochs))
+        let parts = writeLanes == 1 ? [owned] : owned.split(into: writeLanes) { lane(of: $0) }
+        var bytesLeft = bytes, messagesLeft = owned.messageCount
+        for (l, part) in parts.enumerated() where part.messageCount > 0 {
+            let share = part.messageCount == messagesLeft ? bytesLeft : bytes * part.messageCount / owned.messageCount
+            bytesLeft -= share
+            messagesLeft -= part.messageCount
+            nextID += 1
+            var partitionEpochs: [TopicPartition: Int] = [:]
+            for tp in part.nextOffsets.keys { partitionEpochs[tp] = epochs[tp] }
+            queues[l].append(PipelineBatch(id: nextID, decoded: part, bytes: share, epochs: partitionEpochs))
+        }
         bufferedBytes += bytes
         return true
     }
 
-    /// The next batch to write: the oldest queued one, with the ones queued after it while they fit in
-    /// `maxEventsPerWrite`, each limited to partitions still owned in the epoch it was polled in; nil
-    /// when there is none or a write is under way.
-    public mutating func nextWrite() -> PipelineBatch? {
-        guard writing == nil, !stopping else { return nil }
+    /// The next batch to write in `lane`: the oldest queued one, with the ones queued after it while they
+    /// fit in `maxEventsPerWrite`, each limited to partitions still owned in the epoch it was polled in;
+    /// nil when there is none or the lane's write is under way.
+    public mutating func nextWrite(lane: Int = 0) -> PipelineBatch? {
+        guard writing[lane] == nil, !stopping else { return nil }
         var merged: PipelineBatch?
-        while !queue.isEmpty {
-            var batch = queue[0]
+        while !queues[lane].isEmpty {
+            var batch = queues[lane][0]
             batch.decoded = batch.decoded.filtered { tp in epochs[tp] != nil && epochs[tp] == batch.epochs[tp] }
             if let m = merged, m.decoded.messageCount + batch.decoded.messageCount > maxEventsPerWrite { break }
-            queue.removeFirst()
+            queues[lane].removeFirst()
             guard batch.decoded.messageCount > 0 else {
                 bufferedBytes -= batch.bytes
                 continue
@@ -128,21 +146,21 @@ public struct PipelineStateMachine: Sendable {
                 merged = batch
             }
         }
-        writing = merged
+        writing[lane] = merged
         return merged
     }
 
-    /// Whether any partition of the batch being written is still owned in the epoch it was polled in
-    /// (false: its partitions moved; a write that keeps failing is given up).
-    public var writingIsOwned: Bool {
-        guard let batch = writing else { return false }
+    /// Whether any partition of the batch being written in `lane` is still owned in the epoch it was
+    /// polled in (false: its partitions moved; a write that keeps failing is given up).
+    public func writingIsOwned(lane: Int = 0) -> Bool {
+        guard let batch = writing[lane] else { return false }
         return batch.decoded.nextOffsets.keys.contains { tp in epochs[tp] != nil && epochs[tp] == batch.epochs[tp] }
     }
 
-    /// The write of the current batch ended: durable, or abandoned (stopping; nothing committed for it).
-    public mutating func writeFinished(durable: Bool) {
-        guard let batch = writing else { return }
-        writing = nil
+    /// The write of `lane`'s current batch ended: durable, or abandoned (stopping; nothing committed for it).
+    public mutating func writeFinished(lane: Int = 0, durable: Bool) {
+        guard let batch = writing[lane] else { return }
+        writing[lane] = nil
         bufferedBytes -= batch.bytes
         guard durable else { return }
         for (tp, next) in batch.decoded.nextOffsets where epochs[tp] != nil && epochs[tp] == batch.epochs[tp] {
@@ -181,9 +199,10 @@ public struct PipelineStateMachine: Sendable {
     @discardableResult
     public mutating func stop() -> Int {
         stopping = true
-        let dropped = queue.reduce(0) { $0 + $1.decoded.messageCount }
-        bufferedBytes -= queue.reduce(0) { $0 + $1.bytes }
-        queue.removeAll()
+        let queued = queues.joined()
+        let dropped = queued.reduce(0) { $0 + $1.decoded.messageCount }
+        bufferedBytes -= queued.reduce(0) { $0 + $1.bytes }
+        for l in queues.indices { queues[l].removeAll() }
         return dropped
     }
 }

@@ -108,12 +108,17 @@ public final class Worker: Service, Sendable {
             throw WorkerError(.startup, "the JSON decoder could not allocate its buffers (out of memory); not consuming")
         }
         let cache = makeCacheLink()
-        let writes = WriteLoop(state: state, writer: try makeDurableWriter(), cache: cache, hooks: hooks)
+        let deadLetters = try DeadLetterPublisher(configuration: c.kafka, topic: c.deadLetterTopic)
+        let count = DurableWriteCount()
+        let writes = WriteLanes((0..<c.writeLanes).map { lane in
+            WriteLoop(lane: lane, state: state, writer: makeDurableWriter(lane: lane, deadLetters: deadLetters), cache: cache,
+                      hooks: hooks, durableWrites: count)
+        })
         assignments.prepare()
         let consumer = try KafkaConsumer(
             configuration: c.kafka, groupID: c.group,
             startOffsets: { [assignments] partitions in assignments.startOffsets(partitions) },
-            onRebalance: { [assignments] event in assignments.rebalanced(event, writing: writes.currentWrite, abandoned: writes.isAbandoned) })
+            onRebalance: { [assignments] event in assignments.rebalanced(event, writing: writes.currentWrites, abandoned: writes.isAbandoned) })
         try await consumer.subscribe(topics: [c.topic])
 
         // Unstructured, cancelled (not awaited) at the end: a child stuck in a blocking C call (a database
@@ -122,7 +127,10 @@ public final class Worker: Service, Sendable {
         let background = [
             Task { await LagMonitor(state: state, consumer: consumer, interval: c.lagInterval).run() },
             Task { await PartitionMaintenance(postgres: c.postgres, settings: c.storage, interval: c.maintenanceInterval, logger: logger).run() },
-            Task { [metrics] in await cache.run { metrics.redisWrite.recordNanoseconds(Int64($0.wholeNanoseconds)) } },
+            Task { [metrics] in
+                await cache.run(applied: { metrics.redisWrite.recordNanoseconds(Int64($0.wholeNanoseconds)) },
+                                failed: { metrics.redisFailures.increment() })
+            },
             Task { await CacheStatusReporter(postgres: c.postgres, worker: c.workerID, cache: cache, interval: .seconds(1), logger: logger).run() },
         ]
         defer { for task in background { task.cancel() } }
@@ -133,7 +141,7 @@ public final class Worker: Service, Sendable {
     }
 
     /// The consumer loop: poll, decode, queue, hand to the cache; flow control and commits.
-    private func consume(_ consumer: KafkaConsumer, decoder: BatchDecoder, cache: CacheLink, writes: WriteLoop) async throws {
+    private func consume(_ consumer: KafkaConsumer, decoder: BatchDecoder, cache: CacheLink, writes: WriteLanes) async throws {
         let c = configuration
         var lastCommit = ContinuousClock.now
         while !shouldStop {
@@ -161,7 +169,7 @@ public final class Worker: Service, Sendable {
 
     /// Graceful shutdown: nothing new is written; the in-flight write gets `shutdownTimeout`; what is
     /// durable is committed; the worker leaves the group.
-    private func shutDown(_ consumer: KafkaConsumer, writes: WriteLoop, writer: Task<Void, Never>) async {
+    private func shutDown(_ consumer: KafkaConsumer, writes: WriteLanes, writer: Task<Void, Never>) async {
         let c = configuration
         let dropped = state.machine.withLock { $0.stop() }
         writes.finish()
@@ -204,16 +212,16 @@ public final class Worker: Service, Sendable {
 
     // MARK: wiring
 
-    private func makeDurableWriter() throws -> DurableWriter {
+    private func makeDurableWriter(lane: Int, deadLetters: DeadLetterPublisher) -> DurableWriter {
         let c = configuration
         return DurableWriter(
-            configuration: c, logger: logger, deadLetters: try DeadLetterPublisher(configuration: c.kafka, topic: c.deadLetterTopic),
+            configuration: c, logger: logger, deadLetters: deadLetters,
             committedOffsets: { [state] in
                 Dictionary(state.machine.withLock { $0.tracker.committedOffsets }.compactMap { o in o.offset.map { (o.topicPartition, $0) } },
                            uniquingKeysWith: { $1 })
             },
             epochs: { [assignments] in assignments.epochs },
-            isOwned: { [state] in state.machine.withLock { $0.writingIsOwned } }
+            isOwned: { [state] in state.machine.withLock { $0.writingIsOwned(lane: lane) } }
         ) { [state] up, error in
             if !up {
                 state.metrics.dbFailures.increment()

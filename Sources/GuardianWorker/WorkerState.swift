@@ -17,7 +17,8 @@ final class WorkerState: Sendable {
     init(configuration: WorkerConfiguration, logger: Logger) {
         self.logger = logger
         machine = Mutex(PipelineStateMachine(maxBufferedBytes: configuration.maxBufferedBytes,
-                                             maxEventsPerWrite: configuration.batch.maxEvents))
+                                             maxEventsPerWrite: configuration.batch.maxEvents,
+                                             writeLanes: configuration.writeLanes))
     }
 
     var statistics: Worker.Statistics { stats.withLock { $0 } }

@@ -4,13 +4,15 @@ import Glibc
 import GuardianKafka
 import Synchronization
 
-/// The worker's writer: takes the queued batches from the state machine, one write at a time and in
-/// order, and makes each durable (`DurableWriter`); then marks it durable in the state machine (so the
-/// consumer loop commits it) and tells the cache link its events are durable.
+/// One lane of the worker's writer: takes its lane's queued batches from the state machine, one write
+/// at a time and in order, and makes each durable (`DurableWriter`, its own database connection); then
+/// marks it durable in the state machine (so the consumer loop commits it) and tells the cache link its
+/// events are durable. The lanes own disjoint partitions, so they never wait on each other.
 ///
 /// Woken by the consumer loop after each poll that queued something (a stream holding at most one
 /// wake-up: backpressure is the state machine's byte bound, which pauses the partitions).
 final class WriteLoop: Sendable {
+    let lane: Int
     private let state: WorkerState
     private let writer: DurableWriter
     private let cache: CacheLink
@@ -22,7 +24,12 @@ final class WriteLoop: Sendable {
     private let wakes: AsyncStream<Void>
     private let waker: AsyncStream<Void>.Continuation
 
-    init(state: WorkerState, writer: DurableWriter, cache: CacheLink, hooks: WorkerTestHooks) {
+    /// Durable writes of every lane, for the crash test hook.
+    private let durableWrites: DurableWriteCount
+
+    init(lane: Int, state: WorkerState, writer: DurableWriter, cache: CacheLink, hooks: WorkerTestHooks, durableWrites: DurableWriteCount) {
+        self.lane = lane
+        self.durableWrites = durableWrites
         self.state = state
         self.writer = writer
         self.cache = cache
@@ -44,9 +51,8 @@ final class WriteLoop: Sendable {
 
     /// Writes until `finish()` (and the queue is empty) or `abandon()`.
     func run() async {
-        var durableWrites = 0
         for await _ in wakes {
-            while let batch = state.machine.withLock({ $0.nextWrite() }) {
+            while let batch = state.machine.withLock({ $0.nextWrite(lane: lane) }) {
                 let write = InFlightWrite(batch: batch)
                 current.withLock { $0 = write }
                 let start = ContinuousClock.now
@@ -57,8 +63,8 @@ final class WriteLoop: Sendable {
                     durable = true
                     state.record(written: outcome, batch: batch.decoded, took: .now - start)
                     cache.durable(batch.decoded.events.map(\.event))
-                    durableWrites += 1
-                    if let crashAfter = hooks.crashAfterDatabaseCommits, durableWrites >= crashAfter {
+                    let written = durableWrites.count.add(1, ordering: .relaxed).newValue
+                    if let crashAfter = hooks.crashAfterDatabaseCommits, written >= crashAfter {
                         state.logger.critical("test hook: crashing after a database commit, before the offset commit")
                         kill(getpid(), SIGKILL)
                     }
@@ -70,7 +76,7 @@ final class WriteLoop: Sendable {
                     break
                 }
                 let buffered = state.machine.withLock { m in
-                    m.writeFinished(durable: durable)
+                    m.writeFinished(lane: lane, durable: durable)
                     return m.bufferedBytes
                 }
                 write.finish(durable: durable)
@@ -81,4 +87,9 @@ final class WriteLoop: Sendable {
             }
         }
     }
+}
+
+/// Durable writes counted across the lanes.
+final class DurableWriteCount: Sendable {
+    let count = Atomic<Int>(0)
 }

@@ -77,6 +77,62 @@ typealias A = PipelineStateMachine.Action
         #expect(m.bufferedBytes == 10)
     }
 
+    /// Two lanes: a polled batch is split by partition; each lane's write is under way at once and in
+    /// order for its partitions; a partition's offsets become committable only when its own lane's
+    /// write is durable; the buffer's bytes are shared out and all come back.
+    @Test func lanesWriteTheirOwnPartitionsAtOnceEachInOrder() {
+        let p2 = TopicPartition("t", 2), p3 = TopicPartition("t", 3)
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 100, writeLanes: 2)
+        m.assigned([p0, p1, p2, p3])
+        var mixed = batch(p0, from: 0, count: 3)
+        for (tp, n) in [(p1, 2), (p2, 4), (p3, 1)] {
+            mixed.rejected += batch(tp, from: 0, count: n).rejected
+            mixed.nextOffsets[tp] = Int64(n)
+        }
+        let queued = m.polled(mixed, bytes: 101)
+        #expect(queued)
+        #expect(m.lane(of: p0) == 0 && m.lane(of: p1) == 1 && m.lane(of: p2) == 0 && m.lane(of: p3) == 1)
+        let even = m.nextWrite(lane: 0), odd = m.nextWrite(lane: 1)
+        #expect(even?.decoded.nextOffsets == [p0: 3, p2: 4])
+        #expect(odd?.decoded.nextOffsets == [p1: 2, p3: 1], "the other lane's write is under way at the same time")
+        let again0 = m.nextWrite(lane: 0), again1 = m.nextWrite(lane: 1)
+        #expect(again0 == nil && again1 == nil, "one write at a time per lane")
+        #expect(m.writingIsOwned(lane: 0) && m.writingIsOwned(lane: 1))
+        _ = m.polled(batch(p2, from: 4, count: 2), bytes: 7)
+        m.writeFinished(lane: 1, durable: true)
+        #expect(commits(m.flowControl()).sorted { $0.partition < $1.partition }
+                == [TopicPartitionOffset(p1, offset: 2), TopicPartitionOffset(p3, offset: 1)], "only the durable lane's partitions")
+        let odd2 = m.nextWrite(lane: 1)
+        #expect(odd2 == nil, "nothing queued for the odd lane")
+        m.writeFinished(lane: 0, durable: true)
+        #expect(commits(m.flowControl()).sorted { $0.partition < $1.partition }
+                == [TopicPartitionOffset(p0, offset: 3), TopicPartitionOffset(p1, offset: 2),
+                    TopicPartitionOffset(p2, offset: 4), TopicPartitionOffset(p3, offset: 1)])
+        let even2 = m.nextWrite(lane: 0)
+        #expect(even2?.decoded.nextOffsets == [p2: 6], "the lane's next batch, after its first")
+        m.writeFinished(lane: 0, durable: true)
+        #expect(m.isIdle && m.bufferedBytes == 0, "every byte shared out to the lanes came back")
+    }
+
+    /// A revoked partition's lane gives up its failing write; the other lane's write is still owned.
+    @Test func ownershipOfAWriteIsPerLane() {
+        var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 100, writeLanes: 2)
+        m.assigned([p0, p1])
+        var mixed = batch(p0, from: 0, count: 2)
+        mixed.rejected += batch(p1, from: 0, count: 2).rejected
+        mixed.nextOffsets[p1] = 2
+        _ = m.polled(mixed, bytes: 10)
+        _ = m.nextWrite(lane: 0)
+        _ = m.nextWrite(lane: 1)
+        _ = m.revoked([p1])
+        #expect(m.writingIsOwned(lane: 0))
+        #expect(!m.writingIsOwned(lane: 1))
+        m.writeFinished(lane: 1, durable: true)
+        m.writeFinished(lane: 0, durable: true)
+        #expect(commits(m.flowControl()) == [TopicPartitionOffset(p0, offset: 2)], "nothing for the revoked partition")
+        #expect(m.bufferedBytes == 0)
+    }
+
     @Test func dropsMessagesOfPartitionsNotOwned() {
         var m = PipelineStateMachine(maxBufferedBytes: 1000, maxEventsPerWrite: 1)
         m.assigned([p0])
