@@ -44,8 +44,10 @@ run: release
 	GUARDIAN_BIN="$(CURDIR)/.build/release/guardian" scripts/with-stack.sh "$(CURDIR)/.build/release/guardian" demo $(DEMO_ARGS)
 
 # Other packages depending on this one: by path (the example) and by URL + version (no unsafe flags). CI runs it.
-examples: deps
+examples: build
 	$(SWIFT) build --package-path examples/swift-publisher
+	GUARDIAN_BIN="$(CURDIR)/.build/debug/guardian" scripts/with-stack.sh bash -c \
+	  'examples/swift-publisher/.build/debug/PublisherExample "$$KAFKA_BOOTSTRAP_SERVERS" guardian.events | tee /dev/stderr | grep -q "delivered 5$$"'
 	SWIFT="$(SWIFT)" scripts/check-dependable.sh
 
 # Figures, not pass/fail: decoder, one worker draining 300,000 events, the database's own floor.
