@@ -3,7 +3,7 @@ import GuardianSupport
 /// Why an incoming message is not a valid v1 event. Rejected events never reach the events table;
 /// they are counted, logged with their origin, and (later) dead-lettered with this reason.
 public struct EventRejection: GuardianError, Equatable {
-    public enum Reason: String, Sendable {
+    public enum Reason: String, Sendable, CaseIterable {
         /// Not JSON, or not a single JSON object.
         case malformed
         /// A field has the wrong JSON type or is duplicated.

@@ -35,7 +35,7 @@ public enum MetricsServer {
             logger: logger)
     }
 
-    /// Adds `GET /metrics` (Prometheus text of `registry`), `/healthz` and `/health` (`ok` while HTTP is
+    /// Adds `GET /metrics` (Prometheus text of `registry`, with `MetricsHelp`'s help lines), `/healthz` and `/health` (`ok` while HTTP is
     /// served) and `/readyz` (200 or 503 with `readiness`'s JSON body) to `router`.
     public static func addOperationalRoutes<Context: RequestContext>(
         to router: Router<Context>, registry: PrometheusCollectorRegistry,
@@ -45,7 +45,7 @@ public enum MetricsServer {
             Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+                body: .init(byteBuffer: ByteBuffer(bytes: MetricsHelp.annotate(registry.emitToBuffer()))))
         }
         router.get("health") { _, _ -> String in "ok\n" }
         router.get("healthz") { _, _ -> String in "ok\n" }

@@ -28,7 +28,7 @@ import GuardianStores
 ///
 /// Never the end of the log: skipping ahead of what is durable would silently lose events.
 public enum StartOffsetRule {
-    public enum Reason: String, Sendable, Equatable {
+    public enum Reason: String, Sendable, Equatable, CaseIterable {
         /// The group has no committed offset, but the database has a checkpoint (group lost or recreated).
         case noCommittedOffset = "no_committed_offset"
         /// The committed offset is outside the log (retention deleted it, or the topic was recreated).

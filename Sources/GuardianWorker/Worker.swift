@@ -102,6 +102,7 @@ public final class Worker: Service, Sendable {
             "batch": "\(c.batch.maxEvents) events / \(c.batch.maxAge)", "buffer_max_bytes": "\(c.maxBufferedBytes)",
         ])
         for component in ["kafka", "database", "redis"] { metrics.componentUp(component).record(0) }
+        metrics.registerReasons()
         metrics.cacheStale.record(1)
         let decoder = BatchDecoder(maxEventBytes: c.maxEventBytes)
         guard decoder.isUsable else {

@@ -1,3 +1,4 @@
+import GuardianEvents
 import GuardianKafka
 import Metrics
 
@@ -22,6 +23,16 @@ struct WorkerMetrics: Sendable {
 
     let bufferedBytes = Gauge(label: "guardian_buffered_bytes")
     let pausedPartitions = Gauge(label: "guardian_paused_partitions")
+
+    /// Makes every counter with a `reason` label exist at 0 for each reason: a counter that appears only
+    /// at its first increment hides that increment from `rate()`/`increase()`, and `/metrics` shows what can be counted.
+    func registerReasons() {
+        for r in EventRejection.Reason.allCases {
+            _ = rejected(r.rawValue)
+            _ = deadLetters(r.rawValue)
+        }
+        for r in StartOffsetRule.Reason.allCases { _ = checkpointRestores(r.rawValue) }
+    }
 
     func deadLetters(_ reason: String) -> Counter {
         Counter(label: "guardian_dead_letters_total", dimensions: [("reason", reason)])

@@ -97,7 +97,16 @@ import Testing
     /// members use cooperative-sticky (the workers' default is eager `range`), and the test checks that
     /// the group really runs the cooperative protocol.
     @Test func closingDuringTheFirstCooperativeRebalanceDoesNotCrash() async throws {
-        let group = uniqueName("early-close")
+        // The case needs the second member caught before its first assignment; on a loaded machine the
+        // rebalance can finish before it is closed (once in a plain-PostgreSQL run): then again, in a new group.
+        for attempt in 1...3 {
+            if try await closeDuringFirstCooperativeRebalance(group: uniqueName("early-close-\(attempt)")) { return }
+        }
+        Issue.record("the second member got its assignment before it could be closed, in 3 groups: the case was never reached")
+    }
+
+    /// One try of the case above; false when the second member was assigned before it could be closed.
+    private func closeDuringFirstCooperativeRebalance(group: String) async throws -> Bool {
         var configuration = self.configuration
         configuration.properties["partition.assignment.strategy"] = "cooperative-sticky"
         let first = try KafkaConsumer(configuration: configuration, groupID: group)
@@ -115,14 +124,14 @@ import Testing
             while !Task.isCancelled { _ = try? await first.poll(maxMessages: 10, timeout: .milliseconds(100)) }
         }
         // A few polls to send its JoinGroup; the cooperative rebalance that would assign it partitions takes
-        // about 10 s on the dev broker, so it is still waiting (under a loaded machine too: 15 polls were
-        // once slow enough for it to finish).
+        // about 10 s on the dev broker, so it is normally still waiting.
         for _ in 0..<3 { _ = try await second.poll(maxMessages: 10, timeout: .milliseconds(100)) }
-        try #require(try await second.assignment().isEmpty, "still waiting for its first assignment: the case under test")
+        let caughtEarly = try await second.assignment().isEmpty
         try await second.close()
         keepPolling.cancel()
         _ = await keepPolling.value
         try await first.close()
+        return caughtEarly
     }
 
     @Test func committedOffsetsOfANewGroupAreEmpty() async throws {

@@ -172,3 +172,63 @@ import Testing
         try await f.database.drop()
     }
 }
+
+/// What the README promises of a worker's `/metrics`.
+@Suite struct WorkerMetricsDocumentationTests {
+    /// The metric names the README lists for a worker's `/metrics`.
+    static func documentedNames() throws -> [String] {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let start = try #require(text.range(of: "- `/metrics`"), "README: the worker's /metrics list")
+        let end = try #require(text.range(of: "- `/healthz`", range: start.upperBound..<text.endIndex))
+        let list = text[start.upperBound..<end.lowerBound]
+        let names = list.matches(of: /`(guardian_[a-z_]+)/).map { String($0.output.1) }
+        return Array(Set(names)).sorted()
+    }
+
+    /// Every metric the README lists is served by a running worker, each with help text: read from
+    /// `/metrics`, and checked by `promtool check metrics` (Debian's prometheus, installed by `make deps`).
+    @Test func everyDocumentedMetricIsServedWithHelpText() async throws {
+        let names = try Self.documentedNames()
+        #expect(names.count >= 20, "the README's list was found: \(names)")
+        let f = try await WorkerFixture.make(partitions: 2)
+        let (p, port) = try await f.startServingWorker([])
+        try await f.publish(count: 200, symbols: 4, invalid: 3)
+        var body = ""
+        var missing: [String] = names
+        // The lag gauge is sampled every 5 s; committed offsets appear after the first commit.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!) {
+                body = String(decoding: data, as: UTF8.self)
+                missing = names.filter { !body.contains("# TYPE \($0) ") }
+                if missing.isEmpty { break }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(missing.isEmpty, "documented but not served: \(missing)")
+        for name in names {
+            #expect(body.contains("# HELP \(name) "), "no help text for \(name)")
+        }
+        let promtool = "/usr/bin/promtool"
+        try #require(FileManager.default.isExecutableFile(atPath: promtool), "promtool (Debian's prometheus) is installed by make deps")
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: promtool)
+        check.arguments = ["check", "metrics"]
+        let input = Pipe(), output = Pipe()
+        check.standardInput = input
+        check.standardOutput = output
+        check.standardError = output
+        try check.run()
+        input.fileHandleForWriting.write(Data(body.utf8))
+        try input.fileHandleForWriting.close()
+        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        let noHelp = report.split(separator: "\n").filter { $0.contains("no help text") && $0.contains("guardian_") }
+        #expect(noHelp.isEmpty, "promtool: \(noHelp)")
+        p.signal(SIGTERM)
+        _ = try await p.wait(timeout: .seconds(60))
+        try await f.cleanUp(symbols: 4)
+    }
+}
