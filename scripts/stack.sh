@@ -116,7 +116,9 @@ start_postgres() {
     echo "listen_addresses = '127.0.0.1'"
     echo "port = $port"
     echo "unix_socket_directories = '$pgdata'"
-    echo "max_connections = 200"
+    # The suite runs many workers at once (each holds a connection per write lane, one for its cache
+    # status, and short-lived ones at assignments); 200 ran out once the workers wrote in two lanes.
+    echo "max_connections = 400"
     # Without TimescaleDB every migrate creates a week of hourly partitions in one transaction; the tests
     # migrate many throwaway databases at once and ran out of lock slots ("out of shared memory").
     echo "max_locks_per_transaction = 512"

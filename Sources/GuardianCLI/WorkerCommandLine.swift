@@ -53,8 +53,11 @@ struct WorkerCommandLine: AsyncParsableCommand {
     @Option(help: "Database writes under way at once, each on its own connection for its own partitions (env GUARDIAN_WRITE_LANES, default 2).")
     var writeLanes: Int?
 
+    #if DEBUG
+    /// Fault tests only (WorkerCrashTests): SIGKILL after this many durable writes. Not in release builds.
     @Option(help: .hidden)
     var testCrashAfterDbCommits: Int?
+    #endif
 
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.worker")
@@ -82,8 +85,12 @@ struct WorkerCommandLine: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         MetricsServer.bootstrap(registry: registry)
-        let worker = Worker(configuration: configuration, logger: logger,
-                            testHooks: WorkerTestHooks(crashAfterDatabaseCommits: testCrashAfterDbCommits))
+        #if DEBUG
+        let hooks = WorkerTestHooks(crashAfterDatabaseCommits: testCrashAfterDbCommits)
+        #else
+        let hooks = WorkerTestHooks()
+        #endif
+        let worker = Worker(configuration: configuration, logger: logger, testHooks: hooks)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup),
         ]

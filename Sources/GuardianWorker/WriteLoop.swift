@@ -63,11 +63,14 @@ final class WriteLoop: Sendable {
                     durable = true
                     state.record(written: outcome, batch: batch.decoded, took: .now - start)
                     cache.durable(batch.decoded.events.map(\.event))
+                    #if DEBUG
+                    // The crash test hook exists in debug builds only (the tests run those).
                     let written = durableWrites.count.add(1, ordering: .relaxed).newValue
                     if let crashAfter = hooks.crashAfterDatabaseCommits, written >= crashAfter {
                         state.logger.critical("test hook: crashing after a database commit, before the offset commit")
                         kill(getpid(), SIGKILL)
                     }
+                    #endif
                 case .dropped:
                     state.count { $0.droppedBatches += 1 }
                     state.logger.notice("dropped a batch whose partitions this worker no longer owns (their next owner reads them again)",
