@@ -17,7 +17,7 @@ import Synchronization
 /// pure state machine (`PipelineStateMachine`, in `WorkerState`), each owning its connection:
 ///
 /// ```
-/// KafkaConsumer ──poll──▶ consumer loop (here) ──queue──▶ PipelineStateMachine ──nextWrite──▶ WriteLoop
+/// KafkaConsumer ──poll──▶ consumer loop (here) ──queue──▶ PipelineStateMachine ──nextWrite──▶ WriteLanes
 ///   ▲  rebalances: PartitionAssignments    │ enqueue                                  │ DurableWriter
 ///   │  (StartOffsetRule + checkpoints)     ▼                                          ▼ (DurableBatchWriter)
 ///   └──commit / pause / resume◀── flowControl   CacheLink ──▶ Redis        PostgreSQL + dead-letter topic
@@ -29,12 +29,13 @@ import Synchronization
 ///   events to the cache link (Redis is applied by its own task), and every `commitInterval` applies
 ///   the state machine's actions: pause or resume partitions as the buffer fills and drains, commit
 ///   what became durable;
-/// - the **write loop** writes the queued batches, one write at a time and in order, durably
-///   (`DurableWriter` around `DurableBatchWriter`: dead letters first, then rows, dead letters and
-///   checkpoints in one transaction; database failures retried on a fresh connection).
+/// - the **write lanes** (`WriteLanes`, one `WriteLoop` per lane, `writeLanes` of them) write the queued
+///   batches of their own partitions, one write at a time per lane and in order, durably (`DurableWriter`
+///   around `DurableBatchWriter`: dead letters first, then rows, dead letters and checkpoints in one
+///   transaction; database failures retried on a fresh connection); the lanes' writes overlap.
 ///
 /// An offset is committed only after its event is in the database or dead-lettered. On graceful
-/// shutdown (SIGTERM) the in-flight write gets `shutdownTimeout` to finish, what is durable is
+/// shutdown (SIGTERM) the in-flight writes get `shutdownTimeout` to finish, what is durable is
 /// committed, and the worker leaves the group.
 public final class Worker: Service, Sendable {
     /// Counts for tests, the demo and logs.
