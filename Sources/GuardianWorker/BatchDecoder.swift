@@ -47,8 +47,9 @@ public struct DecodedBatch: Sendable {
 
     /// The part of the batch whose partitions satisfy `keep` (asked once per partition).
     public func filtered(_ keep: (TopicPartition) -> Bool) -> DecodedBatch {
+        // The usual case (every partition kept, once per poll) allocates nothing.
+        guard !nextOffsets.keys.allSatisfy(keep) else { return self }
         let kept = Set(nextOffsets.keys.filter(keep))
-        guard kept.count < nextOffsets.count else { return self }
         return split(into: 1) { kept.contains($0) ? 0 : nil }[0]
     }
 
