@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import GuardianSupport
 
 /// Client configuration: the bootstrap servers plus any librdkafka property
@@ -31,8 +32,9 @@ public struct KafkaConfiguration: Sendable {
     /// an error rather than a silent change). The caller owns the result until it is handed to `rd_kafka_new`.
     func makeConf(defaults: [String: String], enforced: [String: String] = [:]) throws(KafkaError) -> OpaquePointer {
         for (k, v) in enforced {
-            if let given = properties[k], given != v {
-                throw KafkaError(.configuration, "\(Self.describe(k, given)) is not allowed: this client relies on \(k)=\(v) (offsets are committed only after the writes are durable)")
+            for name in [k] + (Self.aliases[k] ?? []) {
+                guard let given = properties[name], !Self.sameSetting(k, given, v) else { continue }
+                throw KafkaError(.configuration, "\(Self.describe(name, given)) is not allowed: this client relies on \(k)=\(v), a safety setting that cannot be overridden (the consumer commits only what is durable; the publisher keeps what Kafka has not acknowledged in memory or its spool)")
             }
         }
         guard let conf = rd_kafka_conf_new() else {
@@ -52,6 +54,24 @@ public struct KafkaConfiguration: Sendable {
             }
         }
         return conf
+    }
+
+    /// Other names librdkafka accepts for a property (CONFIGURATION.md): an enforced setting is checked
+    /// under each, so an alias cannot change it behind the check.
+    static let aliases: [String: [String]] = [
+        "message.timeout.ms": ["delivery.timeout.ms"],
+        "acks": ["request.required.acks"],
+        "enable.auto.commit": ["auto.commit.enable"],
+    ]
+
+    /// Whether two spellings of property `key` mean the same to librdkafka (`acks=-1` is `acks=all`).
+    static func sameSetting(_ key: String, _ a: String, _ b: String) -> Bool {
+        func normal(_ v: String) -> String {
+            let v = v.trimmingCharacters(in: .whitespaces).lowercased()
+            if key == "acks" || key == "request.required.acks" { return v == "-1" ? "all" : v }
+            return v
+        }
+        return normal(a) == normal(b)
     }
 }
 

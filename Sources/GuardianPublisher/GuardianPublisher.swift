@@ -66,8 +66,13 @@ public final class GuardianPublisher: Sendable {
     /// The spooled records produced and not yet resolved (drainer task only): never produced again
     /// while in flight.
     private let inFlight = Mutex<[InFlightRecord]>([])
-    /// Directly published messages that came back undelivered (purged at close), oldest first.
-    private let returned = Mutex<[(key: [UInt8], value: [UInt8])]>([])
+    /// Directly published messages purged by `close()`, with the id `produce` gave them (their order).
+    private struct Returned {
+        var entries: [(id: UInt64, key: [UInt8], value: [UInt8])] = []
+        /// Set once close has spooled them: a report after that can only be counted as lost.
+        var settled = false
+    }
+    private let returned = Mutex(Returned())
 
     /// Opens the spool (draining what a previous run left) and the producer.
     /// `onError` receives delivery failures, spool errors and drops; it is called from background threads.
@@ -82,7 +87,7 @@ public final class GuardianPublisher: Sendable {
         var kafka = configuration.kafka
         for (k, v) in configuration.producerProperties where kafka.properties[k] == nil { kafka.properties[k] = v }
         let box = WeakBox()
-        producer = try KafkaProducer(configuration: kafka, onDelivery: { report in
+        producer = try KafkaProducer(configuration: kafka, enforced: PublisherConfiguration.enforcedProducerProperties, onDelivery: { report in
             box.publisher?.delivered(report)
         }, onError: { error in
             box.publisher?.clientError(error)
@@ -296,23 +301,71 @@ public final class GuardianPublisher: Sendable {
             return true
         }
         if let error = report.error {
-            // With message.timeout.ms=0 only a purge at close, or an error no retry fixes, gets here. A
-            // message from the spool stays in the spool until the drainer reads its outcome.
+            // A message from the spool stays in the spool until the drainer reads its outcome.
             if wasSpooled { return }
             if PublisherDeadLetters.isPermanent(error) {
                 deadLetter(key: report.failedKey, value: report.failedValue ?? [], error: error)
             } else if let key = report.failedKey, let value = report.failedValue {
-                returned.withLock { $0.append((key, value)) }  // purged at close: in front of the spool
+                returnedUndelivered(id: report.messageID, key: key, value: value, error: error)
             } else {
                 state.withLock { $0.counters.failed += 1 }
                 metrics.failed.increment()
-                onError(error)
+                onError(KafkaError(.produce, "an event's delivery failed and librdkafka returned no copy of it, so it is lost: \(error.message)"))
             }
             return
         }
         brokersDown.store(false, ordering: .relaxed)
         state.withLock { $0.counters.delivered += 1 }
         metrics.delivered.increment()
+    }
+
+    /// RD_KAFKA_RESP_ERR__PURGE_QUEUE and __PURGE_INFLIGHT: `close()` took the message back.
+    static let purgeCodes: Set<Int32> = [-152, -151]
+
+    /// A directly sent event Kafka did not take. Purged by `close()`: kept (with its produce order) for
+    /// close to spool in order. Failed while running (with the safety settings only an error no
+    /// retry fixes, e.g. a broker policy): to the spool now — nothing is held only in memory — and
+    /// reported: it arrives after events of its symbol that were sent behind it and already delivered.
+    private func returnedUndelivered(id: UInt64, key: [UInt8], value: [UInt8], error: KafkaError) {
+        let closing = state.withLock { $0.closed }
+        if closing || error.rdkafkaCode.map(Self.purgeCodes.contains) == true {
+            let late = returned.withLock { r -> Bool in
+                if r.settled { return true }
+                r.entries.append((id, key, value))
+                return false
+            }
+            if late { lost(1, "a purged event's report came after close() had spooled the rest; the event is lost") }
+            return
+        }
+        let outcome = state.withLock { s -> Result<Void, SpoolError> in
+            s.counters.failed += 1
+            s.spooling = true  // what follows goes behind it
+            do throws(SpoolError) {
+                try spool.append(key: key, value: value)
+                s.counters.spooled += 1
+                return .success(())
+            } catch {
+                s.counters.dropped += 1
+                return .failure(error)
+            }
+        }
+        metrics.failed.increment()
+        let symbol = String(decoding: key, as: UTF8.self)
+        switch outcome {
+        case .success:
+            metrics.spooled.increment()
+            onError(KafkaError(.produce, "an event of \(symbol) failed to deliver (\(error.message)); it was spooled and is delivered from the spool, after any later events of \(symbol) already delivered", rdkafkaCode: error.rdkafkaCode))
+        case .failure(let spoolError):
+            metrics.dropped.increment()
+            onError(KafkaError(.produce, "an event of \(symbol) failed to deliver (\(error.message)) and could not be spooled (\(spoolError.message)): it is lost", rdkafkaCode: error.rdkafkaCode))
+        }
+    }
+
+    /// Counts `n` events as lost and reports why.
+    private func lost(_ n: Int, _ why: String) {
+        state.withLock { $0.counters.dropped += n }
+        metrics.dropped.increment(by: n)
+        onError(KafkaError(.closed, "\(n) event(s): \(why)"))
     }
 
     /// Sets an event Kafka refused for good (or a damaged spool record) aside in the dead-letter file;
@@ -467,15 +520,21 @@ public final class GuardianPublisher: Sendable {
     }
 
     /// Waits until everything published so far is delivered (memory and spool), or throws `timeout`.
+    /// Never returns while an event is held anywhere but in Kafka: a delivery that fails while this
+    /// waits puts the event in the spool, and the wait goes on until the spool is delivered too.
     public func flush(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        while !handedOff || state.withLock({ $0.spooling }) || !spool.isEmpty {
-            if ContinuousClock.now >= deadline {
-                throw KafkaError(.timeout, "flush: \(spool.byteCount) spooled bytes still undelivered after \(timeout)")
+        while true {
+            while !handedOff || state.withLock({ $0.spooling }) || !spool.isEmpty {
+                if ContinuousClock.now >= deadline {
+                    throw KafkaError(.timeout, "flush: \(spool.byteCount) spooled bytes still undelivered after \(timeout)")
+                }
+                try await Task.sleep(for: .milliseconds(20))
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await producer.flush(timeout: max(.milliseconds(1), deadline - ContinuousClock.now))
+            // A failed report is handled (spooled) before librdkafka counts its message as gone.
+            if handedOff && !state.withLock({ $0.spooling }) && spool.isEmpty { return }
         }
-        try await producer.flush(timeout: max(.milliseconds(1), deadline - ContinuousClock.now))
     }
 
     /// Stops publishing: delivers for up to `timeout`, then moves whatever is still in memory to the
@@ -496,14 +555,39 @@ public final class GuardianPublisher: Sendable {
             let deadline = ContinuousClock.now + .seconds(5)
             while producer.outstandingCount > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         }
-        // Directly published messages still undelivered are older than anything spooled: they go in front.
-        let back = returned.withLock { r -> [(key: [UInt8], value: [UInt8])] in defer { r.removeAll() }; return r }
+        let unreported = producer.outstandingCount
+        // Everything Kafka did not acknowledge goes to the spool in the order it was produced (the ids
+        // `produce` gave), in front of what was never produced: the last round from the spool and
+        // what was sent directly after the drainer handed over interleave by that order, so a symbol's
+        // events never go backwards across the restart.
+        let round = inFlight.withLock { r in defer { r = [] }; return r }
+        let outcomes = spoolOutcomes.withLock { o in round.map { e in e.id.map { o[$0] ?? .pending } } }
+        var again: [(id: UInt64, key: [UInt8], value: [UInt8])] = []
+        for (entry, outcome) in zip(round, outcomes) {
+            if let refused = entry.refused {
+                deadLetter(key: entry.record.isCorrupt ? nil : entry.record.key, value: entry.record.value, error: refused)
+                continue
+            }
+            guard let id = entry.id else { continue }
+            switch outcome {
+            case .delivered?: continue
+            case .failed(let error)? where PublisherDeadLetters.isPermanent(error):
+                deadLetter(key: entry.record.key, value: entry.record.value, error: error)
+            default: again.append((id, entry.record.key, entry.record.value))  // purged or unanswered
+            }
+        }
+        let direct = returned.withLock { r in defer { r.entries = []; r.settled = true }; return r.entries }
+        let ordered = (again + direct).sorted { $0.id < $1.id }.map { (key: $0.key, value: $0.value) }
         do throws(SpoolError) {
-            try spool.prepend(back)
-            state.withLock { $0.counters.spooled += back.count }
+            try spool.prepend(ordered, replacingThrough: round.last?.record.end)
+            state.withLock { $0.counters.spooled += direct.count }
         } catch {
-            state.withLock { $0.counters.dropped += back.count }
-            onError(error)
+            lost(direct.count, "close() could not spool events Kafka had not acknowledged: \(error.message)")
+        }
+        if unreported > 0 {  // not seen on a healthy librdkafka: purge reports come at the next poll
+            state.withLock { $0.counters.failed += unreported }
+            metrics.failed.increment(by: unreported)
+            onError(KafkaError(.closed, "\(unreported) message(s) were still in librdkafka's queue 5 s after close() purged them, with no delivery report: those that came from the spool were kept in it; events sent directly among them may be lost"))
         }
         spool.release()
     }

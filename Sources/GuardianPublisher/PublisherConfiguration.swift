@@ -36,15 +36,22 @@ public struct PublisherConfiguration: Sendable {
         self.memoryRingEvents = memoryRingEvents
     }
 
-    /// librdkafka settings of the publisher's producer: idempotent, acks=all, compressed, retrying
-    /// forever while in memory (a message leaves memory only delivered, or to the spool on close).
+    /// librdkafka defaults of the publisher's producer; `kafka.properties` may change these.
     var producerProperties: [String: String] {
         [
-            "enable.idempotence": "true",
-            "acks": "all",
             "compression.type": "lz4",
-            "message.timeout.ms": "0",
             "queue.buffering.max.messages": String(memoryQueueMessages),
         ]
     }
+
+    /// The settings the publisher's promise rests on; `kafka.properties` may repeat them but not change
+    /// them (the publisher refuses to start). Idempotent with acks=all: a retry never duplicates or
+    /// reorders, and an event counts as delivered only once every in-sync replica has it. No delivery
+    /// timeout: a message leaves memory only delivered, refused for good (dead-lettered), or — at close —
+    /// to the spool; with a timeout librdkafka would give events up during an outage.
+    static let enforcedProducerProperties: [String: String] = [
+        "enable.idempotence": "true",
+        "acks": "all",
+        "message.timeout.ms": "0",
+    ]
 }

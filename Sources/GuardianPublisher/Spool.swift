@@ -186,10 +186,15 @@ public final class Spool: Sendable {
     }
 
     /// Puts `records` (oldest first) in front of everything undelivered: for messages that were already
-    /// handed to Kafka before the spooled ones, and come back undelivered. Ignores `maxBytes` (they were
-    /// accepted before). Synced to disk before it returns.
-    public func prepend(_ records: [(key: [UInt8], value: [UInt8])]) throws(SpoolError) {
-        guard !records.isEmpty else { return }
+    /// handed to Kafka before the spooled ones, and come back undelivered. With `replacingThrough`, the
+    /// spooled records before that position (a round handed to Kafka whose undelivered part is among
+    /// `records`) are consumed in the same step: one cursor write, so a crash leaves either the old
+    /// spool or the new one. Ignores `maxBytes` (they were accepted before). Synced before it returns.
+    public func prepend(_ records: [(key: [UInt8], value: [UInt8])], replacingThrough through: SpoolPosition? = nil) throws(SpoolError) {
+        guard !records.isEmpty else {
+            if let through { try acknowledge(through: through) }
+            return
+        }
         var data: [UInt8] = []
         for r in records { data += Self.encode(key: r.key, value: r.value) }
         let directory = self.directory
@@ -202,9 +207,18 @@ public final class Spool: Sendable {
             fsync(fd)
             close(fd)
             guard written == data.count else { return .failure(SpoolError(.io, "cannot write \(path)")) }
-            if s.cursor.offset > 0 { s.skip[s.cursor.segment] = s.cursor.offset }
+            // Where the old data resumes after the new segment, and what before it is consumed.
+            let resume = through.map { Swift.max($0, s.cursor) } ?? s.cursor
+            var consumed = 0
+            for seg in s.cursor.segment..<resume.segment {  // wholly consumed: skipped to their end
+                let size = Self.fileSize(Self.segmentURL(directory, seg).path)
+                consumed += size - (seg == s.cursor.segment ? s.cursor.offset : (s.skip[seg] ?? 0))
+                s.skip[seg] = size
+            }
+            consumed += resume.offset - (resume.segment == s.cursor.segment ? s.cursor.offset : (s.skip[resume.segment] ?? 0))
+            if resume.offset > 0 { s.skip[resume.segment] = resume.offset }
             s.cursor = SpoolPosition(segment: segment, offset: 0)
-            s.bytes += data.count
+            s.bytes = Swift.max(0, s.bytes + data.count - consumed)
             return Self.writeCursor(directory, s.cursor, skip: s.skip)
         }
         try result.get()

@@ -6,6 +6,7 @@ import GuardianDevBroker
 import GuardianEvents
 import GuardianKafka
 import GuardianPublisher
+import GuardianSupport
 import GuardianTestSupport
 import Logging
 import Synchronization
@@ -407,5 +408,102 @@ import Testing
         }
         #expect(inOrder, "order kept per symbol (first arrivals)")
         #expect(got.count - seen.count <= 2000, "redelivered at most what was in flight (\(got.count - seen.count))")
+    }
+
+    /// Issue 18, seen: `message.timeout.ms=30000` in the user's properties let librdkafka give up on events
+    /// during an outage; they went to an in-memory list that only `close()` spooled, and `flush` said
+    /// everything was delivered. The settings the spool relies on cannot be overridden.
+    @Test func theSafetySettingsOfThePublishersProducerCannotBeOverridden() throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (key, value) in [("message.timeout.ms", "30000"), ("delivery.timeout.ms", "30000"), ("acks", "1"),
+                             ("request.required.acks", "1"), ("enable.idempotence", "false")] {
+            var config = configuration(spool: dir)
+            config.kafka.properties[key] = value
+            #expect(throws: KafkaError.self, "\(key)=\(value) is refused") { _ = try GuardianPublisher(configuration: config) }
+        }
+        var same = configuration(spool: dir)
+        same.kafka.properties = ["acks": "-1", "message.timeout.ms": "0", "enable.idempotence": "true"]
+        _ = try GuardianPublisher(configuration: same)  // the same settings, spelled as librdkafka allows
+    }
+
+    /// A direct send that Kafka fails for a reason no retry inside librdkafka fixes, and that is not one of
+    /// the permanent codes (here POLICY_VIOLATION, injected once): the event goes to the spool at once and is
+    /// delivered from there, counted and reported — never held only in memory while `flush` succeeds.
+    @Test func aDirectSendThatFailsIsSpooledAndDeliveredNotHeldInMemory() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reported = Mutex<[String]>([])
+        let publisher = try GuardianPublisher(configuration: configuration(spool: dir)) { e in
+            reported.withLock { $0.append((e as? any GuardianError)?.message ?? "\(e)") }
+        }
+        let warmup = events(50, symbols: 5)
+        for e in warmup { publisher.publish(e) }
+        try await publisher.flush(timeout: .seconds(30))
+        broker.pushRequestErrors(apiKey: 0, errors: [44])  // the next Produce request fails: POLICY_VIOLATION
+        let sent = events(200, symbols: 5).map { e in var e = e; e.seq += 1000; return e }
+        for e in sent { publisher.publish(e) }
+        try await publisher.flush(timeout: .seconds(30))
+        broker.clearRequestErrors(apiKey: 0)
+        #expect(publisher.counters.failed > 0, "the injected failure reached the publisher")
+        #expect(publisher.counters.spooled >= publisher.counters.failed, "each failed send was spooled (and what followed it)")
+        let got = try await consumeAll()
+        let missing = Set((warmup + sent).map(\.eventID)).subtracting(got.map(\.eventID))
+        #expect(missing.isEmpty, "every event delivered after flush returned (\(missing.count) missing)")
+        #expect(got.count == warmup.count + sent.count, "none twice: the refused request wrote nothing")
+        #expect(reported.withLock { $0 }.contains { $0.contains("spooled") }, "the failure was reported: \(reported.withLock { $0 })")
+        await publisher.close()
+    }
+
+    /// Issue 18, seen: the brokers fail right after the drainer handed over to direct sending. At close
+    /// the last round from the spool was unacknowledged and the events sent directly behind it were
+    /// purged; close put those in front of the round, so the next process delivered a symbol's newer
+    /// events before its older ones. Now close spools what Kafka did not acknowledge in produce order.
+    @Test func closeRightAfterAHandOverKeepsEachSymbolsOrderAcrossTheRestart() async throws {
+        let dir = spoolDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sent = events(1400, symbols: 10)
+        try broker.setDown(nil)
+        // Room in memory for the whole spool: the first round from it is the hand-over round.
+        let first = try GuardianPublisher(configuration: configuration(spool: dir, memory: 5000))
+        var i = 0
+        var deadline = ContinuousClock.now + .seconds(60)
+        while !first.isSpooling && i < 400 && ContinuousClock.now < deadline {  // until the outage is noticed
+            first.publish(sent[i]); i += 1
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(first.isSpooling, "the outage was noticed after \(i) events")
+        while i < 1200 { first.publish(sent[i]); i += 1 }
+        deadline = ContinuousClock.now + .seconds(30)
+        while first.counters.spooled + first.counters.delivered < 1000 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try broker.setRTT(nil, milliseconds: 400)  // each round from the spool stays in flight a while
+        try broker.setUp(nil)
+        deadline = ContinuousClock.now + .seconds(60)
+        while first.isSpooling && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        try #require(!first.isSpooling, "the drainer handed over to direct sending")
+        while i < sent.count { first.publish(sent[i]); i += 1 }  // sent directly, behind the last round
+        try broker.setDown(nil)
+        await first.close(timeout: .milliseconds(300))
+        let left = Spool.status(directory: dir).records
+        #expect(left > sent.count - 1200, "the premise: the last round and the direct events were both undelivered at close (\(left) spooled)")
+
+        try broker.setRTT(nil, milliseconds: 0)
+        try broker.setUp(nil)
+        let second = try GuardianPublisher(configuration: configuration(spool: dir))
+        try await second.flush(timeout: .seconds(60))
+        await second.close()
+        let got = try await consumeAll()
+        let missing = Set(sent.map(\.eventID)).subtracting(got.map(\.eventID))
+        #expect(missing.isEmpty, "every event delivered (\(missing.count) missing of \(sent.count))")
+        var last: [String: Int64] = [:]
+        var backwards: [String] = []
+        var seen = Set<EventID>()
+        for e in got where seen.insert(e.eventID).inserted {
+            if let l = last[e.symbol], l >= e.seq { backwards.append("\(e.symbol): \(l) then \(e.seq)") }
+            last[e.symbol] = e.seq
+        }
+        #expect(backwards.isEmpty, "order kept per symbol (first arrivals): \(backwards.prefix(5))")
     }
 }

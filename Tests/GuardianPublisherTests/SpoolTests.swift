@@ -148,4 +148,33 @@ func damageRecord(in dir: URL, containing marker: String) throws {
         try reopened.acknowledge(through: all[5].end)
         #expect(reopened.isEmpty)
     }
+
+    /// What `close()` does after a hand-over: the undelivered part of a round handed to Kafka, merged with
+    /// other records in produce order, replaces the round at the front in one step — across segment
+    /// boundaries, with the byte count right, and the same after reopening.
+    @Test func aPrependCanReplaceTheRoundItHoldsTheUndeliveredPartOf() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UInt64.random(in: 0...UInt64.max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func text(_ records: [SpoolRecord]) -> [String] { records.map { String(decoding: $0.value, as: UTF8.self) } }
+        let expected = ["r2", "d0", "r5", "d1"] + (8..<40).map { "r\($0)" }
+        do {
+            let spool = try Spool(directory: dir, sync: .never, segmentBytes: 64)  // a few records per segment
+            for i in 0..<40 { try spool.append(key: [], value: Array("r\(i)".utf8)) }
+            let bytesBefore = spool.byteCount
+            let round = try spool.peek(max: 8)  // r0…r7, spanning segments; r2 and r5 undelivered
+            try spool.prepend([(key: [], value: Array("r2".utf8)), (key: [], value: Array("d0".utf8)),
+                               (key: [], value: Array("r5".utf8)), (key: [], value: Array("d1".utf8))],
+                              replacingThrough: round.last!.end)
+            #expect(text(try spool.peek(max: 100)) == expected)
+            let roundBytes = round.reduce(0) { $0 + 8 + 2 + $1.value.count }
+            #expect(spool.byteCount == bytesBefore - roundBytes + 4 * (8 + 2 + 2))
+        }
+        let reopened = try Spool(directory: dir)
+        let all = try reopened.peek(max: 100)
+        #expect(text(all) == expected)
+        try reopened.acknowledge(through: all[5].end)
+        #expect(text(try reopened.peek(max: 100)) == Array(expected.dropFirst(6)))
+        try reopened.acknowledge(through: all.last!.end)
+        #expect(reopened.isEmpty)
+    }
 }
