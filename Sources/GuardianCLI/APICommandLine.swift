@@ -42,28 +42,28 @@ struct APIServeCommandLine: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.api")
-        let address = listen ?? Env.string("GUARDIAN_API_LISTEN") ?? "127.0.0.1:8080"
+        let address = listen ?? CommandEnvironment.string(Settings.apiListen) ?? "127.0.0.1:8080"
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("--listen / GUARDIAN_API_LISTEN '\(address)' is not host:port (e.g. 127.0.0.1:8080)")
         }
         let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        let schemas = try SchemaDirectory.locate(explicit: schemasDir ?? Env.string("GUARDIAN_SCHEMAS_DIR"))
+        let schemas = try SchemaDirectory.locate(explicit: schemasDir ?? CommandEnvironment.string(Settings.schemasDir))
         let openAPIFile = schemas.appendingPathComponent("openapi.json")
         guard let openAPI = FileManager.default.contents(atPath: openAPIFile.path) else {
             throw ValidationError("cannot read \(openAPIFile.path): the OpenAPI document the API serves")
         }
-        var console: String? = consoleDir ?? Env.string("GUARDIAN_CONSOLE_DIR")
+        var console: String? = consoleDir ?? CommandEnvironment.string(Settings.consoleDir)
             ?? schemas.deletingLastPathComponent().appendingPathComponent("console").path
         if console == "none" { console = nil }
         if let dir = console, !FileManager.default.fileExists(atPath: dir + "/index.html") {
-            if consoleDir != nil || Env.string("GUARDIAN_CONSOLE_DIR") != nil {
+            if consoleDir != nil || CommandEnvironment.string(Settings.consoleDir) != nil {
                 throw ValidationError("--console-dir / GUARDIAN_CONSOLE_DIR '\(dir)' has no index.html: point it at the project's console/ folder, or pass none")
             }
             logger.warning("no console found next to schemas/; serving the API without it", metadata: ["looked_in": "\(dir)"])
             console = nil
         }
         let hookTexts = alertWebhookUrl.isEmpty
-            ? (Env.string("GUARDIAN_ALERT_WEBHOOK_URL") ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) : alertWebhookUrl
+            ? (CommandEnvironment.string(Settings.alertWebhookURL) ?? "").split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) : alertWebhookUrl
         let hooks = try hookTexts.map { text -> URL in
             guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ValidationError("--alert-webhook-url / GUARDIAN_ALERT_WEBHOOK_URL: '\(text.prefix(40))…' is not an http(s) URL")
@@ -71,7 +71,7 @@ struct APIServeCommandLine: AsyncParsableCommand {
             return url
         }
         var kinds = APIConfiguration.defaultAlertKinds
-        if let text = alertKinds ?? Env.string("GUARDIAN_ALERT_KINDS") {
+        if let text = alertKinds ?? CommandEnvironment.string(Settings.alertKinds) {
             kinds = Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             let unknown = kinds.subtracting(APIConfiguration.allAlertKinds)
             guard unknown.isEmpty, !kinds.isEmpty else {
@@ -79,11 +79,11 @@ struct APIServeCommandLine: AsyncParsableCommand {
                     + "the kinds are \(APIConfiguration.allAlertKinds.joined(separator: ","))")
             }
         }
-        let perSecond = rateLimit ?? Env.string("GUARDIAN_API_RATE_LIMIT").flatMap(Double.init) ?? 100
+        let perSecond = rateLimit ?? CommandEnvironment.string(Settings.apiRateLimit).flatMap(Double.init) ?? 100
         let configuration = APIConfiguration(
             host: host, port: port, postgres: store.postgres, redis: try store.redis,
-            kafka: Env.string("KAFKA_BOOTSTRAP_SERVERS") != nil || kafka.kafkaBootstrapServers != nil ? try kafka.configuration() : nil,
-            topic: kafka.resolvedTopic, group: group ?? Env.string("GUARDIAN_GROUP") ?? "guardian-workers",
+            kafka: CommandEnvironment.string(Settings.kafkaBootstrapServers) != nil || kafka.kafkaBootstrapServers != nil ? try kafka.configuration() : nil,
+            topic: kafka.resolvedTopic, group: group ?? CommandEnvironment.string(Settings.group) ?? "guardian-workers",
             rateLimitPerSecond: perSecond, rateLimitBurst: perSecond * 2, consoleDirectory: console,
             webhookURLs: hooks, alertKinds: kinds)
         if port != 0 {

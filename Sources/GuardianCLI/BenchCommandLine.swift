@@ -29,7 +29,7 @@ struct BenchCommandLine: AsyncParsableCommand {
             print(String(format: "publish: %d events as fast as one thread calls: %.0f calls/s, %.0f events/s delivered end to end (%d went through the spool)",
                          count, m.calls, m.delivered, m.spooled))
             // With the dev broker: the same calls while every broker is down (spooling), then while the spool drains.
-            if let control = Env.string("GUARDIAN_DEV_BROKER_CONTROL") {
+            if let control = CommandEnvironment.string(Settings.devBrokerControl) {
                 let client = try DevBrokerControlClient(address: control)
                 let o = try await PublisherBenchmark.outageLatency(kafka: k, topic: kafka.resolvedTopic, rate: rate, spool: spool) { up in
                     _ = try await client.send(up ? "up all" : "down all")

@@ -24,6 +24,7 @@ struct CacheCommandLine: AsyncParsableCommand {
             let r = try await CacheRebuilder(postgres: store.postgres, redis: redis).rebuild(symbols: list)
             let db = try await PostgresConnection.connect(store.postgres)
             try await OperationsAudit(connection: db).record(
+                actor: OperationsAudit.actor(environment: CommandEnvironment.values),
                 operation: "cache_rebuild", arguments: CommandLine.arguments.dropFirst().joined(separator: " "), outcome: "completed",
                 details: ["symbols": r.symbols, "updated": r.updated, "already_current": r.current, "redis": redis.address])
             print(String(format: "cache rebuild: %d symbols read from the database, %d written to Redis, %d already current (%.1f s)",

@@ -26,9 +26,9 @@ struct DemoCommandLine: AsyncParsableCommand {
     @Option(help: "Consumer group for the demo's workers (default: a fresh one per run).")
     var group: String?
     @Option(help: "Folder with migrations/ (env GUARDIAN_SCHEMAS_DIR).")
-    var schemasDir: String? = Env.string("GUARDIAN_SCHEMAS_DIR")
+    var schemasDir: String? = CommandEnvironment.string(Settings.schemasDir)
     @Option(help: "Folder for worker logs (env GUARDIAN_RUN_DIR, default .run).")
-    var logDir: String = Env.string("GUARDIAN_RUN_DIR") ?? ".run"
+    var logDir: String = CommandEnvironment.string(Settings.runDir) ?? ".run"
     @Flag(help: "Add a worker a third of the way through and stop one at two thirds, showing the partitions moving.")
     var scaleDemo = false
 
@@ -49,6 +49,7 @@ struct DemoCommandLine: AsyncParsableCommand {
             duration: .seconds(duration), guardianBinary: binary,
             schemas: try SchemaDirectory.locate(explicit: schemasDir), logDirectory: logDir)
         options.scaleDemo = scaleDemo
+        options.workerEnvironment = CommandEnvironment.values
         // Ctrl-C stops publishing; the workers (same process group) drain and leave on their own SIGINT.
         let interrupted = Atomic<Bool>(false)
         signal(SIGINT, SIG_IGN)

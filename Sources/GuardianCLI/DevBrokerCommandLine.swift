@@ -20,7 +20,7 @@ struct DevBrokerCommandLine: AsyncParsableCommand {
     )
 
     @Option(help: "Number of brokers (env GUARDIAN_DEV_BROKERS).")
-    var brokers: Int = Env.int("GUARDIAN_DEV_BROKERS") ?? 3
+    var brokers: Int = (try? CommandEnvironment.int(Settings.devBrokers)) ?? 3
 
     @Option(name: .customLong("topic"), help: "Topic to create, as NAME:PARTITIONS; repeatable (default guardian.events:12).")
     var topics: [String] = []
@@ -110,7 +110,7 @@ struct DevBrokerControlCommandLine: AsyncParsableCommand {
     )
 
     @Option(help: "The control address 127.0.0.1:PORT (env GUARDIAN_DEV_BROKER_CONTROL).")
-    var control: String? = Env.string("GUARDIAN_DEV_BROKER_CONTROL")
+    var control: String? = CommandEnvironment.string(Settings.devBrokerControl)
 
     @Argument(parsing: .captureForPassthrough, help: "The command, e.g. `down all`, `up 2`, `rtt all 200`, `status`.")
     var command: [String] = []

@@ -14,6 +14,7 @@ struct Guardian: AsyncParsableCommand {
             DevBrokerControlCommandLine.self, BenchCommandLine.self,
             SmokeCommandLine.self, SpoolCommandLine.self,
             LagCommandLine.self, OffsetsCommandLine.self, ReplayCommandLine.self, CacheCommandLine.self, APICommandLine.self,
+            SettingsCommandLine.self,
         ]
     )
 }
@@ -21,7 +22,7 @@ struct Guardian: AsyncParsableCommand {
 /// Log options shared by long-running subcommands.
 struct LogOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (env GUARDIAN_LOG_LEVEL).")
-    var logLevel: String = Env.string("GUARDIAN_LOG_LEVEL") ?? "info"
+    var logLevel: String = CommandEnvironment.string(Settings.logLevel) ?? "info"
 
     func makeLogger(label: String) throws -> Logger {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {

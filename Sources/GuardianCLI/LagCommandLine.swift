@@ -49,7 +49,7 @@ struct LagCommandLine: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics on HOST:PORT instead of printing (a standalone lag exporter); samples every --watch seconds (default 10).")
     var serve: String?
 
-    var groups: [String] { group.isEmpty ? [Env.string("GUARDIAN_GROUP") ?? "guardian-workers"] : group }
+    var groups: [String] { group.isEmpty ? [CommandEnvironment.string(Settings.group) ?? "guardian-workers"] : group }
 
     func validate() throws {
         guard ["table", "json"].contains(format) else { throw ValidationError("--format is table or json, not '\(format)'") }

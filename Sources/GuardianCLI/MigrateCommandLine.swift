@@ -13,7 +13,7 @@ struct MigrateCommandLine: AsyncParsableCommand {
     @OptionGroup var log: LogOptions
 
     @Option(help: "Folder with migrations/ and policies.sql (env GUARDIAN_SCHEMAS_DIR; default: found near the binary).")
-    var schemasDir: String? = Env.string("GUARDIAN_SCHEMAS_DIR")
+    var schemasDir: String? = CommandEnvironment.string(Settings.schemasDir)
 
     @Flag(help: "Also create the least-privilege roles guardian_writer (workers) and guardian_reader (schemas/roles.sql).")
     var createRoles = false

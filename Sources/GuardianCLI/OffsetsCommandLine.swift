@@ -67,7 +67,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
 
         func run() async throws {
             let logger = try log.makeLogger(label: "guardian.offsets")
-            let group = self.group ?? Env.string("GUARDIAN_GROUP") ?? "guardian-workers"
+            let group = self.group ?? CommandEnvironment.string(Settings.group) ?? "guardian-workers"
             let topic = kafka.resolvedTopic
             let target = try target()
             var only: Set<Int32>?
@@ -81,7 +81,7 @@ struct OffsetsCommandLine: AsyncParsableCommand {
             let db = dryRun || skipDatabase ? nil : try await PostgresConnection.connect(store.postgres)
             let outcome = try await OffsetResetOperation(resetter: resetter).run(
                 group: group, topic: topic, target: target, partitions: only, execute: execute, database: db,
-                actor: OperationsAudit.actor(), arguments: CommandLine.arguments.dropFirst().joined(separator: " "))
+                actor: OperationsAudit.actor(environment: CommandEnvironment.values), arguments: CommandLine.arguments.dropFirst().joined(separator: " "))
             if let method = outcome.method { FileHandle.standardError.write(Data("offsets for the time found by \(method.rawValue)\n".utf8)) }
             print(render(outcome.plan, group: group, topic: topic, committed: outcome.committed))
             if !outcome.executed {

@@ -22,8 +22,23 @@ struct PublisherOptions: ParsableArguments {
     var flushTimeout: Int = 30
 
     func configuration(kafka: KafkaOptions) throws -> PublisherConfiguration {
-        PublisherConfiguration(kafka: try kafka.configuration(), topic: kafka.resolvedTopic,
-                               spoolDirectory: spoolDir.map { URL(fileURLWithPath: $0) }, spoolMaxBytes: spoolMaxMb.map { $0 << 20 })
+        try Self.configuration(kafka: kafka, spoolDir: spoolDir, spoolMaxMb: spoolMaxMb)
+    }
+
+    /// The publisher's configuration from flags, then the environment, then the defaults.
+    static func configuration(kafka: KafkaOptions, spoolDir: String?, spoolMaxMb: Int? = nil) throws -> PublisherConfiguration {
+        let defaults = PublisherConfiguration()
+        let maxMB = try spoolMaxMb ?? CommandEnvironment.int(Settings.spoolMaxMB)
+        return PublisherConfiguration(
+            kafka: try kafka.configuration(), topic: kafka.resolvedTopic, spoolDirectory: spoolDirectory(spoolDir),
+            spoolMaxBytes: maxMB.map { $0 << 20 } ?? defaults.spoolMaxBytes,
+            maxEventBytes: try CommandEnvironment.int(Settings.maxEventBytes) ?? defaults.maxEventBytes)
+    }
+
+    /// `--spool-dir`, else `GUARDIAN_SPOOL_DIR`, else `./guardian-spool`.
+    static func spoolDirectory(_ flag: String?) -> URL {
+        flag.map { URL(fileURLWithPath: $0) } ?? CommandEnvironment.string(Settings.spoolDir).map { URL(fileURLWithPath: $0) }
+            ?? PublisherConfiguration().spoolDirectory
     }
 }
 

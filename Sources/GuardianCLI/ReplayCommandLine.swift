@@ -33,7 +33,7 @@ struct ReplayCommandLine: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.replay")
-        let workers = Env.string("GUARDIAN_GROUP") ?? "guardian-workers"
+        let workers = CommandEnvironment.string(Settings.group) ?? "guardian-workers"
         guard group != workers else {
             throw ValidationError("--group \(group) is the workers' group: a replay uses its own (default guardian-replay)")
         }
@@ -44,7 +44,7 @@ struct ReplayCommandLine: AsyncParsableCommand {
             group: group, margin: .seconds(marginSeconds))
         let replayer = try Replayer(
             kafka: try kafka.configuration(), postgres: store.postgres, redis: noCache ? nil : try store.redis,
-            deadLetterTopic: deadLetterTopic ?? Env.string("GUARDIAN_DLQ_TOPIC") ?? "\(request.topic).dlq", logger: logger)
+            deadLetterTopic: deadLetterTopic ?? CommandEnvironment.string(Settings.deadLetterTopic) ?? "\(request.topic).dlq", logger: logger)
         let plan = try await replayer.plan(request)
         let ranges = plan.ranges.filter { $0.count > 0 }.map { "\($0.partition):\($0.start)-\($0.stop)" }.joined(separator: " ")
         eprint("replay: \(request.topic) from \(TimeArgument.iso(plan.fromMs)) to \(plan.toMs == Int64.max ? "the end" : TimeArgument.iso(plan.toMs)) (margin \(marginSeconds) s included); offsets by \(plan.method.rawValue): \(plan.totalMessages) messages [\(ranges)]; group \(group)")
@@ -62,6 +62,7 @@ struct ReplayCommandLine: AsyncParsableCommand {
         }
         let db = try await PostgresConnection.connect(store.postgres)
         try await OperationsAudit(connection: db).record(
+                actor: OperationsAudit.actor(environment: CommandEnvironment.values),
             operation: "replay", arguments: CommandLine.arguments.dropFirst().joined(separator: " "), outcome: "completed",
             details: [
                 "topic": request.topic, "group": group, "from": TimeArgument.iso(plan.fromMs),

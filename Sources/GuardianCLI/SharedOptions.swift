@@ -25,11 +25,11 @@ struct KafkaOptions: ParsableArguments {
 
     func configuration() throws -> KafkaConfiguration {
         try KafkaConfiguration.resolve(
-            environment: ProcessInfo.processInfo.environment, bootstrapServers: kafkaBootstrapServers,
+            environment: CommandEnvironment.values, bootstrapServers: kafkaBootstrapServers,
             propertiesFile: kafkaPropertiesFile, overrides: try KafkaConfiguration.parseProperties(kafkaProperties))
     }
 
-    var resolvedTopic: String { topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events" }
+    var resolvedTopic: String { topic ?? CommandEnvironment.string(Settings.topic) ?? "guardian.events" }
 }
 
 /// Store connection and storage options.
@@ -61,30 +61,40 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "TimescaleDB compresses chunks older than this many hours (env GUARDIAN_COMPRESS_AFTER_HOURS, default 24).")
     var compressAfterHours: Int?
 
-    var postgres: PostgresConfiguration { PostgresConfiguration(uri: timescaledbURI) }
+    var postgres: PostgresConfiguration {
+        PostgresConfiguration(uri: timescaledbURI ?? CommandEnvironment.string(Settings.timescaledbURI) ?? PostgresConfiguration().uri)
+    }
     /// Redis settings; the password comes from `REDIS_PASSWORD`, or the file named by
     /// `--redis-password-file` / `REDIS_PASSWORD_FILE` (a Kubernetes Secret mounted as a file).
     var redis: RedisConfiguration {
         get throws {
-            var password = Env.string("REDIS_PASSWORD")
-            if let path = redisPasswordFile ?? Env.string("REDIS_PASSWORD_FILE") {
+            var password = CommandEnvironment.string(Settings.redisPassword)
+            if let path = redisPasswordFile ?? CommandEnvironment.string(Settings.redisPasswordFile) {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                     throw ValidationError("cannot read the Redis password file \(path) (--redis-password-file / REDIS_PASSWORD_FILE)")
                 }
                 password = text.trimmingCharacters(in: .newlines)
             }
-            let db = redisDb ?? Env.int("REDIS_DB") ?? 0
+            let db = try redisDb ?? CommandEnvironment.int(Settings.redisDB) ?? 0
             guard db >= 0 else { throw ValidationError("REDIS_DB must be 0 or more, not \(db)") }
-            return RedisConfiguration(host: redisHost, port: redisPort, username: redisUsername ?? Env.string("REDIS_USERNAME"),
-                                      password: password, database: db)
+            let defaults = RedisConfiguration()
+            return RedisConfiguration(
+                host: redisHost ?? CommandEnvironment.string(Settings.redisHost) ?? defaults.host,
+                port: try redisPort ?? CommandEnvironment.int(Settings.redisPort) ?? defaults.port,
+                username: redisUsername ?? CommandEnvironment.string(Settings.redisUsername),
+                password: password, database: db)
         }
     }
 
     func storage() throws -> StorageSettings {
+        let defaults = StorageSettings()
+        let chunk = try chunkIntervalSeconds ?? CommandEnvironment.int(Settings.chunkIntervalSeconds)
+        let retention = try retentionHours ?? CommandEnvironment.int(Settings.retentionHours)
+        let compress = try compressAfterHours ?? CommandEnvironment.int(Settings.compressAfterHours)
         let s = StorageSettings(
-            chunkInterval: chunkIntervalSeconds.map { .seconds($0) },
-            retention: retentionHours.map { .seconds($0 * 3600) },
-            compressAfter: compressAfterHours.map { .seconds($0 * 3600) })
+            chunkInterval: chunk.map { .seconds($0) } ?? defaults.chunkInterval,
+            retention: retention.map { .seconds($0 * 3600) } ?? defaults.retention,
+            compressAfter: compress.map { .seconds($0 * 3600) } ?? defaults.compressAfter)
         try s.validate()
         return s
     }

@@ -22,7 +22,7 @@ struct SpoolCommandLine: AsyncParsableCommand {
         var format: String = "table"
 
         func run() async throws {
-            let dir = URL(fileURLWithPath: spoolDir ?? Env.string("GUARDIAN_SPOOL_DIR") ?? "guardian-spool")
+            let dir = PublisherOptions.spoolDirectory(spoolDir)
             guard FileManager.default.fileExists(atPath: dir.path) else {
                 throw ValidationError("no spool at \(dir.path) (set --spool-dir or GUARDIAN_SPOOL_DIR)")
             }
@@ -58,8 +58,7 @@ struct SpoolCommandLine: AsyncParsableCommand {
 
         func run() async throws {
             let reporter = ErrorReporter()
-            let configuration = PublisherConfiguration(kafka: try kafka.configuration(), topic: kafka.resolvedTopic,
-                                                       spoolDirectory: spoolDir.map { URL(fileURLWithPath: $0) })
+            let configuration = try PublisherOptions.configuration(kafka: kafka, spoolDir: spoolDir)
             let before = Spool.status(directory: configuration.spoolDirectory)
             let publisher = try GuardianPublisher(configuration: configuration) { reporter.report($0) }
             let start = ContinuousClock.now

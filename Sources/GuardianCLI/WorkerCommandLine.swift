@@ -61,21 +61,29 @@ struct WorkerCommandLine: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try log.makeLogger(label: "guardian.worker")
+        let env = CommandEnvironment.self
         let defaults = WorkerConfiguration()
         var kafkaConfiguration = try kafka.configuration()
-        if let instance = instanceID ?? Env.string("GUARDIAN_INSTANCE_ID") {
+        if let instance = instanceID ?? env.string(Settings.instanceID) {
             kafkaConfiguration.properties["group.instance.id"] = instance
         }
+        let batch = BatchPolicy(
+            maxEvents: try batchMaxEvents ?? env.int(Settings.batchMaxEvents) ?? defaults.batch.maxEvents,
+            maxAge: try (batchMaxAgeMs ?? env.int(Settings.batchMaxAgeMs)).map { .milliseconds($0) } ?? defaults.batch.maxAge)
+        let bufferMB = try bufferMaxMb ?? env.int(Settings.bufferMaxMB)
+        let shutdownSeconds = try shutdownTimeoutSeconds ?? env.int(Settings.shutdownTimeoutSeconds)
         let configuration = WorkerConfiguration(
-            kafka: kafkaConfiguration, topic: kafka.topic, group: group,
-            postgres: store.postgres, redis: try store.redis,
-            batch: BatchPolicy(
-                maxEvents: batchMaxEvents ?? defaults.batch.maxEvents,
-                maxAge: batchMaxAgeMs.map { .milliseconds($0) } ?? defaults.batch.maxAge),
-            storage: try store.storage(), metricsHost: metricsHost, metricsPort: metricsPort, workerID: workerID,
-            deadLetterTopic: deadLetterTopic, maxBufferedBytes: bufferMaxMb.map { $0 << 20 },
-            shutdownTimeout: .seconds(shutdownTimeoutSeconds ?? Env.int("GUARDIAN_SHUTDOWN_TIMEOUT_SECONDS") ?? 20),
-            maxEventBytes: maxEventBytes, writeLanes: writeLanes)
+            kafka: kafkaConfiguration, topic: kafka.resolvedTopic, group: group ?? env.string(Settings.group) ?? defaults.group,
+            postgres: store.postgres, redis: try store.redis, batch: batch, storage: try store.storage(),
+            metricsHost: metricsHost ?? env.string(Settings.metricsHost) ?? defaults.metricsHost,
+            metricsPort: try metricsPort ?? env.int(Settings.metricsPort) ?? defaults.metricsPort,
+            workerID: workerID ?? env.string(Settings.workerID),
+            deadLetterTopic: deadLetterTopic ?? env.string(Settings.deadLetterTopic),
+            maxBufferedBytes: bufferMB.map { $0 << 20 } ?? defaults.maxBufferedBytes,
+            shutdownTimeout: shutdownSeconds.map { .seconds($0) } ?? defaults.shutdownTimeout,
+            maxEventBytes: try maxEventBytes ?? env.int(Settings.maxEventBytes) ?? defaults.maxEventBytes,
+            skipDurableOnAssignment: try env.int(Settings.skipDurable).map { $0 != 0 } ?? defaults.skipDurableOnAssignment,
+            writeLanes: try writeLanes ?? env.int(Settings.writeLanes) ?? defaults.writeLanes)
 
         // A busy metrics address fails here, before joining the group, with what to change.
         if configuration.metricsPort > 0 {

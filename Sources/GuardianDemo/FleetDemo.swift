@@ -37,6 +37,9 @@ public struct FleetDemo: Sendable {
         /// Adds a worker a third of the way through and stops one at two thirds, printing each worker's
         /// partitions as they move.
         public var scaleDemo: Bool = false
+        /// The environment the worker processes start with (the demo sets the connection variables on
+        /// top of it); the caller passes it, the library never reads its own.
+        public var workerEnvironment: [String: String] = [:]
 
         public init(kafka: KafkaConfiguration, topic: String, group: String, postgres: PostgresConfiguration,
                     redis: RedisConfiguration, workers: Int, symbols: Int, rate: Int, duration: Duration,
@@ -197,7 +200,7 @@ public struct FleetDemo: Sendable {
         // With --scale-demo each worker serves /readyz (its partitions) on a port of its own.
         let port = options.scaleDemo ? (ListenAddress.freeLoopbackPort() ?? 0) : 0
         p.arguments = ["worker", "--metrics-port", String(port), "--group", options.group, "--topic", options.topic]
-        var env = ProcessInfo.processInfo.environment
+        var env = options.workerEnvironment
         env["KAFKA_BOOTSTRAP_SERVERS"] = options.kafka.bootstrapServers
         env["TIMESCALEDB_URI"] = options.postgres.uri
         env["REDIS_HOST"] = options.redis.host

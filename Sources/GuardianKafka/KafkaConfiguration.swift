@@ -5,13 +5,13 @@ import GuardianSupport
 /// Client configuration: the bootstrap servers plus any librdkafka property
 /// (see librdkafka's CONFIGURATION.md), passed through unchanged.
 public struct KafkaConfiguration: Sendable {
-    /// Comma-separated `host:port` list. Default: `$KAFKA_BOOTSTRAP_SERVERS`, else `127.0.0.1:9092`.
+    /// Comma-separated `host:port` list. Default `127.0.0.1:9092`.
     public var bootstrapServers: String
     /// Extra librdkafka properties; these win over the defaults a client type sets.
     public var properties: [String: String]
 
-    public init(bootstrapServers: String? = nil, properties: [String: String] = [:]) {
-        self.bootstrapServers = bootstrapServers ?? Env.string("KAFKA_BOOTSTRAP_SERVERS") ?? "127.0.0.1:9092"
+    public init(bootstrapServers: String = "127.0.0.1:9092", properties: [String: String] = [:]) {
+        self.bootstrapServers = bootstrapServers
         self.properties = properties
     }
 

@@ -3,7 +3,7 @@ import GuardianSupport
 /// How to reach PostgreSQL / TimescaleDB.
 public struct PostgresConfiguration: Sendable {
     /// A libpq connection URI, e.g. `postgresql://guardian@127.0.0.1:5432/guardian`.
-    /// Default: `$TIMESCALEDB_URI`, else `postgresql://guardian@127.0.0.1:5432/guardian`.
+    /// Default `postgresql://guardian@127.0.0.1:5432/guardian`.
     public var uri: String
     /// Seconds to wait for the server to answer a connection attempt (libpq `connect_timeout`;
     /// a `connect_timeout` in the URI wins). Default 5.
@@ -20,10 +20,10 @@ public struct PostgresConfiguration: Sendable {
     public var tcpUserTimeout: Duration
 
     public init(
-        uri: String? = nil, connectTimeoutSeconds: Int = 5, applicationName: String = "guardian",
+        uri: String = "postgresql://guardian@127.0.0.1:5432/guardian", connectTimeoutSeconds: Int = 5, applicationName: String = "guardian",
         statementTimeout: Duration = .seconds(60), tcpUserTimeout: Duration = .seconds(30)
     ) {
-        self.uri = uri ?? Env.string("TIMESCALEDB_URI") ?? "postgresql://guardian@127.0.0.1:5432/guardian"
+        self.uri = uri
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.applicationName = applicationName
         self.statementTimeout = statementTimeout
@@ -50,7 +50,8 @@ public struct PostgresConfiguration: Sendable {
     /// The URI with any password replaced by `***`, safe for logs and error messages.
     public var redactedURI: String { Self.redact(uri) }
 
-    static func redact(_ uri: String) -> String {
+    /// `uri` with its password replaced by `***`, for messages and listings.
+    public static func redact(_ uri: String) -> String {
         // scheme://user:password@host... -> scheme://user:***@host...
         guard let schemeEnd = uri.range(of: "://"), let at = uri[schemeEnd.upperBound...].firstIndex(of: "@") else {
             return uri.replacing(/password=\S+/, with: "password=***")

@@ -6,11 +6,11 @@ import GuardianSupport
 /// How a `GuardianPublisher` publishes and where it spools.
 public struct PublisherConfiguration: Sendable {
     public var kafka: KafkaConfiguration
-    /// Default `$GUARDIAN_TOPIC`, else `guardian.events`.
+    /// Default `guardian.events`.
     public var topic: String
-    /// Default `$GUARDIAN_SPOOL_DIR`, else `./guardian-spool`.
+    /// Default `./guardian-spool` (relative to the working directory).
     public var spoolDirectory: URL
-    /// Default 1 GiB (`GUARDIAN_SPOOL_MAX_MB`).
+    /// Default 1 GiB.
     public var spoolMaxBytes: Int
     /// Default: sync to disk at most every 100 ms.
     public var spoolSync: SpoolSyncPolicy
@@ -20,19 +20,20 @@ public struct PublisherConfiguration: Sendable {
     /// stalled), an event is dropped, counted and reported — `publish` never waits. Default 200,000.
     public var memoryRingEvents: Int
     /// An encoded event larger than this is rejected by `publish` (never queued, never spooled).
-    /// Default `$GUARDIAN_MAX_EVENT_BYTES`, else 1,000,000 (under Kafka's default `message.max.bytes`).
+    /// Default 1,000,000 (under Kafka's default `message.max.bytes`).
     public var maxEventBytes: Int
 
-    public init(kafka: KafkaConfiguration = KafkaConfiguration(), topic: String? = nil, spoolDirectory: URL? = nil,
-                spoolMaxBytes: Int? = nil, spoolSync: SpoolSyncPolicy = .interval(.milliseconds(100)),
-                memoryQueueMessages: Int = 100_000, maxEventBytes: Int? = nil, memoryRingEvents: Int = 200_000) {
+    public init(kafka: KafkaConfiguration = KafkaConfiguration(), topic: String = "guardian.events",
+                spoolDirectory: URL = URL(fileURLWithPath: "guardian-spool"), spoolMaxBytes: Int = 1 << 30,
+                spoolSync: SpoolSyncPolicy = .interval(.milliseconds(100)), memoryQueueMessages: Int = 100_000,
+                maxEventBytes: Int = GuardianEvent.defaultMaxEventBytes, memoryRingEvents: Int = 200_000) {
         self.kafka = kafka
-        self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
-        self.spoolDirectory = spoolDirectory ?? URL(fileURLWithPath: Env.string("GUARDIAN_SPOOL_DIR") ?? "guardian-spool")
-        self.spoolMaxBytes = spoolMaxBytes ?? (Env.int("GUARDIAN_SPOOL_MAX_MB") ?? 1024) << 20
+        self.topic = topic
+        self.spoolDirectory = spoolDirectory
+        self.spoolMaxBytes = spoolMaxBytes
         self.spoolSync = spoolSync
         self.memoryQueueMessages = memoryQueueMessages
-        self.maxEventBytes = maxEventBytes ?? Env.int("GUARDIAN_MAX_EVENT_BYTES") ?? GuardianEvent.defaultMaxEventBytes
+        self.maxEventBytes = maxEventBytes
         self.memoryRingEvents = memoryRingEvents
     }
 

@@ -1,10 +1,8 @@
-import GuardianSupport
-
 /// How to reach Redis.
 public struct RedisConfiguration: Sendable {
-    /// Host name or IP. Default: `$REDIS_HOST`, else `127.0.0.1`.
+    /// Host name or IP. Default `127.0.0.1`.
     public var host: String
-    /// TCP port. Default: `$REDIS_PORT`, else 6379.
+    /// TCP port. Default 6379.
     public var port: Int
     /// Time allowed to establish the connection. Default 2 s.
     public var connectTimeout: Duration
@@ -18,11 +16,11 @@ public struct RedisConfiguration: Sendable {
     public var database: Int
 
     public init(
-        host: String? = nil, port: Int? = nil, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(2),
+        host: String = "127.0.0.1", port: Int = 6379, connectTimeout: Duration = .seconds(2), commandTimeout: Duration = .seconds(2),
         username: String? = nil, password: String? = nil, database: Int = 0
     ) {
-        self.host = host ?? Env.string("REDIS_HOST") ?? "127.0.0.1"
-        self.port = port ?? Env.int("REDIS_PORT") ?? 6379
+        self.host = host
+        self.port = port
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
         self.username = username

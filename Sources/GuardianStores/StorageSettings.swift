@@ -2,12 +2,11 @@ import GuardianSupport
 
 /// How events are kept in TimescaleDB / PostgreSQL.
 public struct StorageSettings: Sendable, Equatable {
-    /// Hypertable chunk interval, or the partition width without TimescaleDB. Default 1 hour
-    /// (`GUARDIAN_CHUNK_INTERVAL_SECONDS`).
+    /// Hypertable chunk interval, or the partition width without TimescaleDB. Default 1 hour.
     public var chunkInterval: Duration
-    /// Rows older than this are dropped. Default 7 days; never under 24 hours (`GUARDIAN_RETENTION_HOURS`).
+    /// Rows older than this are dropped. Default 7 days; never under 24 hours.
     public var retention: Duration
-    /// TimescaleDB compresses chunks older than this. Default 1 day (`GUARDIAN_COMPRESS_AFTER_HOURS`).
+    /// TimescaleDB compresses chunks older than this. Default 1 day.
     public var compressAfter: Duration
     /// Without TimescaleDB, partitions are created this far ahead of now. Default 1 day.
     public var partitionsAhead: Duration
@@ -15,12 +14,12 @@ public struct StorageSettings: Sendable, Equatable {
     public static let minimumRetention: Duration = .seconds(24 * 3600)
 
     public init(
-        chunkInterval: Duration? = nil, retention: Duration? = nil,
-        compressAfter: Duration? = nil, partitionsAhead: Duration = .seconds(24 * 3600)
+        chunkInterval: Duration = .seconds(3600), retention: Duration = .seconds(7 * 24 * 3600),
+        compressAfter: Duration = .seconds(24 * 3600), partitionsAhead: Duration = .seconds(24 * 3600)
     ) {
-        self.chunkInterval = chunkInterval ?? .seconds(Env.int("GUARDIAN_CHUNK_INTERVAL_SECONDS") ?? 3600)
-        self.retention = retention ?? .seconds((Env.int("GUARDIAN_RETENTION_HOURS") ?? 7 * 24) * 3600)
-        self.compressAfter = compressAfter ?? .seconds((Env.int("GUARDIAN_COMPRESS_AFTER_HOURS") ?? 24) * 3600)
+        self.chunkInterval = chunkInterval
+        self.retention = retention
+        self.compressAfter = compressAfter
         self.partitionsAhead = partitionsAhead
     }
 

@@ -8,34 +8,33 @@ import GuardianRedis
 import GuardianStores
 import GuardianSupport
 
-/// Everything a worker needs. Each field's default comes from its environment variable, else the
-/// documented default; the CLI's flags override them.
+/// Everything a worker needs, as plain values with documented defaults (the library never reads the
+/// environment: `guardian worker` resolves flags and variables, see README "Configuration").
 public struct WorkerConfiguration: Sendable {
     public var kafka: KafkaConfiguration
-    /// Events topic. Default `$GUARDIAN_TOPIC`, else `guardian.events`.
+    /// Events topic. Default `guardian.events`.
     public var topic: String
-    /// Consumer group. Default `$GUARDIAN_GROUP`, else `guardian-workers`.
+    /// Consumer group. Default `guardian-workers`.
     public var group: String
     public var postgres: PostgresConfiguration
     public var redis: RedisConfiguration
     public var batch: BatchPolicy
     public var storage: StorageSettings
-    /// Prometheus `/metrics` listener. Default `$GUARDIAN_METRICS_HOST` or 127.0.0.1, `$GUARDIAN_METRICS_PORT` or 9400;
-    /// port 0 disables it.
+    /// Prometheus `/metrics` listener. Default 127.0.0.1, port 9400; port 0 disables it.
     public var metricsHost: String
     public var metricsPort: Int
     /// How often lag per owned partition is measured. Default 5 s.
     public var lagInterval: Duration
     /// How often partitions are maintained on plain PostgreSQL. Default 5 min.
     public var maintenanceInterval: Duration
-    /// A name for logs and metrics. Default `$GUARDIAN_WORKER_ID`, else `worker-<pid>`.
+    /// A name for logs and metrics. Default `worker-<pid>`.
     public var workerID: String
     /// Where messages that can never be stored go (besides `guardian_dead_letters`).
-    /// Default `$GUARDIAN_DLQ_TOPIC`, else `<topic>.dlq`.
+    /// Default `<topic>.dlq`.
     public var deadLetterTopic: String
     /// Consumed events waiting for their database write, in bytes of Kafka data; over it the owned
     /// partitions are paused (polling goes on, so the worker stays in the group) until half of it
-    /// is written. Default `$GUARDIAN_BUFFER_MAX_MB` or 32 MB (about 100,000 events: seconds of the database's
+    /// is written. Default 32 MB (about 100,000 events: seconds of the database's
     /// throughput; 64 MB put a draining worker over 150 MB of RSS).
     public var maxBufferedBytes: Int
     /// The longest wait between two attempts of a failing write. Default 5 s.
@@ -50,12 +49,12 @@ public struct WorkerConfiguration: Sendable {
     /// When a partition is assigned with a committed offset behind `guardian_checkpoints` (its previous
     /// owner wrote, then died or lost it before committing), start at the checkpoint instead of
     /// reading the durable tail again. Default true. An operator who rewinds the group's offsets to
-    /// re-process must move the checkpoints too (or turn this off). `$GUARDIAN_SKIP_DURABLE` = 0 turns it off.
+    /// re-process must move the checkpoints too (or turn this off).
     public var skipDurableOnAssignment: Bool
-    /// Events larger than this are dead-lettered as `oversized`. Default `$GUARDIAN_MAX_EVENT_BYTES` or 1,000,000.
+    /// Events larger than this are dead-lettered as `oversized`. Default 1,000,000.
     public var maxEventBytes: Int
     /// Database writes under way at once, each on its own connection and for its own partitions
-    /// (partition mod lanes), so per-partition order holds. Default `$GUARDIAN_WRITE_LANES` or 2: with one,
+    /// (partition mod lanes), so per-partition order holds. Default 2: with one,
     /// the writer waited for each commit's WAL flush with nothing else to do; draining 300,000 events on
     /// 2 cores (TimescaleDB), two lanes did 72-82k events/s where one did 48-64k in the same runs.
     /// 1 writes one batch at a time.
@@ -63,39 +62,37 @@ public struct WorkerConfiguration: Sendable {
 
     public init(
         kafka: KafkaConfiguration = KafkaConfiguration(),
-        topic: String? = nil, group: String? = nil,
+        topic: String = "guardian.events", group: String = "guardian-workers",
         postgres: PostgresConfiguration = PostgresConfiguration(),
         redis: RedisConfiguration = RedisConfiguration(),
-        batch: BatchPolicy? = nil,
+        batch: BatchPolicy = BatchPolicy(maxEvents: 5000, maxAge: .milliseconds(20)),
         storage: StorageSettings = StorageSettings(),
-        metricsHost: String? = nil, metricsPort: Int? = nil,
+        metricsHost: String = "127.0.0.1", metricsPort: Int = 9400,
         lagInterval: Duration = .seconds(5), maintenanceInterval: Duration = .seconds(300),
         workerID: String? = nil,
-        deadLetterTopic: String? = nil, maxBufferedBytes: Int? = nil,
+        deadLetterTopic: String? = nil, maxBufferedBytes: Int = 32 << 20,
         maxRetryDelay: Duration = .seconds(5), shutdownTimeout: Duration = .seconds(20),
-        maxEventBytes: Int? = nil, skipDurableOnAssignment: Bool? = nil, writeLanes: Int? = nil
+        maxEventBytes: Int = GuardianEvent.defaultMaxEventBytes, skipDurableOnAssignment: Bool = true, writeLanes: Int = 2
     ) {
         self.kafka = kafka
-        self.topic = topic ?? Env.string("GUARDIAN_TOPIC") ?? "guardian.events"
-        self.group = group ?? Env.string("GUARDIAN_GROUP") ?? "guardian-workers"
+        self.topic = topic
+        self.group = group
         self.postgres = postgres
         self.redis = redis
-        self.batch = batch ?? BatchPolicy(
-            maxEvents: Env.int("GUARDIAN_BATCH_MAX_EVENTS") ?? 5000,
-            maxAge: .milliseconds(Env.int("GUARDIAN_BATCH_MAX_AGE_MS") ?? 20))
+        self.batch = batch
         self.storage = storage
-        self.metricsHost = metricsHost ?? Env.string("GUARDIAN_METRICS_HOST") ?? "127.0.0.1"
-        self.metricsPort = metricsPort ?? Env.int("GUARDIAN_METRICS_PORT") ?? 9400
+        self.metricsHost = metricsHost
+        self.metricsPort = metricsPort
         self.lagInterval = lagInterval
         self.maintenanceInterval = maintenanceInterval
-        self.workerID = workerID ?? Env.string("GUARDIAN_WORKER_ID") ?? "worker-\(ProcessInfoPID.current)"
-        self.deadLetterTopic = deadLetterTopic ?? Env.string("GUARDIAN_DLQ_TOPIC") ?? "\(self.topic).dlq"
-        self.maxBufferedBytes = maxBufferedBytes ?? (Env.int("GUARDIAN_BUFFER_MAX_MB") ?? 32) << 20
+        self.workerID = workerID ?? "worker-\(ProcessInfoPID.current)"
+        self.deadLetterTopic = deadLetterTopic ?? "\(topic).dlq"
+        self.maxBufferedBytes = maxBufferedBytes
         self.maxRetryDelay = maxRetryDelay
         self.shutdownTimeout = shutdownTimeout
-        self.maxEventBytes = maxEventBytes ?? Env.int("GUARDIAN_MAX_EVENT_BYTES") ?? GuardianEvent.defaultMaxEventBytes
-        self.skipDurableOnAssignment = skipDurableOnAssignment ?? ((Env.int("GUARDIAN_SKIP_DURABLE") ?? 1) != 0)
-        self.writeLanes = max(1, writeLanes ?? Env.int("GUARDIAN_WRITE_LANES") ?? 2)
+        self.maxEventBytes = maxEventBytes
+        self.skipDurableOnAssignment = skipDurableOnAssignment
+        self.writeLanes = max(1, writeLanes)
     }
 }
 

@@ -10,9 +10,9 @@ public struct OperationsAudit: Sendable {
         self.connection = connection
     }
 
-    /// `user@host` of this process: `$GUARDIAN_ACTOR` when set (a CI job, an operator's name), else the
-    /// login user and host name.
-    public static func actor(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    /// `user@host` of a process with this environment: `GUARDIAN_ACTOR` when set (a CI job, an
+    /// operator's name), else the login user and host name. The caller passes the environment.
+    public static func actor(environment: [String: String]) -> String {
         if let a = environment["GUARDIAN_ACTOR"], !a.isEmpty { return a }
         let user = environment["USER"] ?? environment["LOGNAME"] ?? NSUserName()
         return "\(user)@\(ProcessInfo.processInfo.hostName)"
@@ -20,7 +20,7 @@ public struct OperationsAudit: Sendable {
 
     /// Adds one record; `details` must be a JSON-serialisable dictionary. Returns the record's id.
     @discardableResult
-    public func record(operation: String, arguments: String, outcome: String, details: [String: Any], actor: String = Self.actor()) async throws -> Int64 {
+    public func record(actor: String, operation: String, arguments: String, outcome: String, details: [String: Any]) async throws -> Int64 {
         let data = try JSONSerialization.data(withJSONObject: details, options: [.sortedKeys])
         let r = try await connection.query(
             "INSERT INTO guardian_operations (actor, operation, arguments, outcome, details) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id",

@@ -64,7 +64,7 @@ public struct OffsetResetOperation: Sendable {
                 "membership_check": check.text, "checkpoints_lowered": outcome.checkpointsLowered.map { Int($0) },
             ]
             outcome.auditID = try await OperationsAudit(connection: database).record(
-                operation: "offsets_reset", arguments: arguments, outcome: "executed", details: details, actor: actor)
+                actor: actor, operation: "offsets_reset", arguments: arguments, outcome: "executed", details: details)
         }
         return outcome
     }
