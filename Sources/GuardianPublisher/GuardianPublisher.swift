@@ -268,10 +268,6 @@ public final class GuardianPublisher: Sendable {
         case .sent: break
         case .refused(let error, let value): deadLetter(key: key, value: value, error: error)
         case .spooled: metrics.spooled.increment()
-        case .rejected(let rejection):
-            state.withLock { $0.counters.rejected += 1 }
-            metrics.rejected.increment()
-            onError(rejection)
         case .dropped(let error):
             metrics.dropped.increment()
             onError(error)
@@ -290,8 +286,6 @@ public final class GuardianPublisher: Sendable {
         case dropped(SpoolError)
         /// Kafka will never take it: to the dead-letter file, not the spool (it would block what follows).
         case refused(KafkaError, [UInt8])
-        /// Could never be stored (too large, U+0000): not enqueued.
-        case rejected(EventRejection)
     }
 
     private func delivered(_ report: DeliveryReport) {

@@ -16,7 +16,7 @@ import Synchronization
 /// by its checksum — and handed out as a corrupt span (counted, never sent), so one bad sector never
 /// costs the valid records after it. A cursor past the data that survived (the machine lost power
 /// after the cursor was synced and before the appends were) is brought back to the end of that data.
-public final class Spool: Sendable {
+package final class Spool: Sendable {
     private struct State {
         var writeSegment: Int
         var writeOffset: Int
@@ -31,19 +31,19 @@ public final class Spool: Sendable {
         var closed = false
     }
 
-    public let directory: URL
-    public let maxBytes: Int
-    public let sync: SpoolSyncPolicy
-    public let segmentBytes: Int
+    package let directory: URL
+    package let maxBytes: Int
+    package let sync: SpoolSyncPolicy
+    package let segmentBytes: Int
     /// Damaged spans found in the undelivered segments when the spool was opened.
-    public let corruptSpansAtOpen: Int
+    package let corruptSpansAtOpen: Int
     private let state: Mutex<State>
     /// The `lock` file, held (flock) while this spool is open: one process at a time.
     private let lockFD: Int32
     private let lockReleased = Atomic<Bool>(false)
 
     /// Opens (or creates) the spool in `directory`, recovering what a previous process left.
-    public init(directory: URL, maxBytes: Int = 1 << 30, sync: SpoolSyncPolicy = .interval(.milliseconds(100)),
+    package init(directory: URL, maxBytes: Int = 1 << 30, sync: SpoolSyncPolicy = .interval(.milliseconds(100)),
                 segmentBytes: Int = 64 << 20) throws(SpoolError) {
         self.directory = directory
         self.maxBytes = maxBytes
@@ -111,7 +111,7 @@ public final class Spool: Sendable {
     deinit { release() }
 
     /// Syncs and closes the files and releases the spool to other processes. Later appends throw.
-    public func release() {
+    package func release() {
         state.withLock { s in
             guard !s.closed else { return }
             s.closed = true
@@ -122,15 +122,15 @@ public final class Spool: Sendable {
     }
 
     /// Undelivered bytes in the spool.
-    public var byteCount: Int { state.withLock { $0.bytes } }
-    public var isEmpty: Bool { byteCount == 0 }
+    package var byteCount: Int { state.withLock { $0.bytes } }
+    package var isEmpty: Bool { byteCount == 0 }
 
     /// Puts `records` (oldest first) in front of everything undelivered: for messages that were already
     /// handed to Kafka before the spooled ones, and come back undelivered. With `replacingThrough`, the
     /// spooled records before that position (a round handed to Kafka whose undelivered part is among
     /// `records`) are consumed in the same step: one cursor write, so a crash leaves either the old
     /// spool or the new one. Ignores `maxBytes` (they were accepted before). Synced before it returns.
-    public func prepend(_ records: [(key: [UInt8], value: [UInt8])], replacingThrough through: SpoolPosition? = nil) throws(SpoolError) {
+    package func prepend(_ records: [(key: [UInt8], value: [UInt8])], replacingThrough through: SpoolPosition? = nil) throws(SpoolError) {
         guard !records.isEmpty else {
             if let through { try acknowledge(through: through) }
             return
@@ -165,7 +165,7 @@ public final class Spool: Sendable {
     }
 
     /// Appends one record. Throws `full` when it would exceed `maxBytes` (nothing is written then).
-    public func append(key: [UInt8], value: [UInt8]) throws(SpoolError) {
+    package func append(key: [UInt8], value: [UInt8]) throws(SpoolError) {
         let record = SpoolRecordFormat.encode(key: key, value: value)
         let directory = self.directory, segmentBytes = self.segmentBytes, maxBytes = self.maxBytes, sync = self.sync
         let result: Result<Void, SpoolError> = state.withLock { s in
@@ -195,7 +195,7 @@ public final class Spool: Sendable {
     }
 
     /// Forces appended records to disk.
-    public func syncToDisk() {
+    package func syncToDisk() {
         state.withLock { s in
             if s.dirty && !s.closed {
                 fsync(s.writeFD)
@@ -207,14 +207,14 @@ public final class Spool: Sendable {
 
     /// Syncs when the `interval` policy's interval has passed since the last sync (the publisher calls
     /// it often; it costs nothing in between).
-    public func syncIfDue() {
+    package func syncIfDue() {
         guard case .interval(let every) = sync else { return }
         let due = state.withLock { ContinuousClock.now - $0.lastSync >= every }
         if due { syncToDisk() }
     }
 
     /// Up to `max` undelivered records, oldest first, without removing them.
-    public func peek(max: Int) throws(SpoolError) -> [SpoolRecord] {
+    package func peek(max: Int) throws(SpoolError) -> [SpoolRecord] {
         let (start, endSegment, endOffset) = state.withLock { ($0.cursor, $0.writeSegment, $0.writeOffset) }
         var out: [SpoolRecord] = []
         var pos = start
@@ -247,7 +247,7 @@ public final class Spool: Sendable {
     }
 
     /// Marks everything before `position` delivered; deletes segments that are entirely delivered.
-    public func acknowledge(through position: SpoolPosition) throws(SpoolError) {
+    package func acknowledge(through position: SpoolPosition) throws(SpoolError) {
         let directory = self.directory
         let done: Result<Void, SpoolError> = state.withLock { s in
             guard s.cursor < position else { return .success(()) }

@@ -3,14 +3,14 @@ import GuardianKafka
 import GuardianStores
 
 /// A message that is not a valid v1 event, with where it came from and its original bytes.
-public struct RejectedMessage: Sendable {
-    public var topicPartition: TopicPartition
-    public var offset: Int64
-    public var key: [UInt8]?
-    public var value: [UInt8]
-    public var rejection: EventRejection
+package struct RejectedMessage: Sendable {
+    package var topicPartition: TopicPartition
+    package var offset: Int64
+    package var key: [UInt8]?
+    package var value: [UInt8]
+    package var rejection: EventRejection
 
-    public init(topicPartition: TopicPartition, offset: Int64, key: [UInt8]?, value: [UInt8], rejection: EventRejection) {
+    package init(topicPartition: TopicPartition, offset: Int64, key: [UInt8]?, value: [UInt8], rejection: EventRejection) {
         self.topicPartition = topicPartition
         self.offset = offset
         self.key = key
@@ -21,21 +21,21 @@ public struct RejectedMessage: Sendable {
 
 /// One polled batch, decoded: the valid events with their origin, the rejected messages, and per
 /// partition the offset after the batch's last message (valid or not).
-public struct DecodedBatch: Sendable {
-    public var events: [StoredEvent] = []
-    public var rejected: [RejectedMessage] = []
-    public var nextOffsets: [TopicPartition: Int64] = [:]
+package struct DecodedBatch: Sendable {
+    package var events: [StoredEvent] = []
+    package var rejected: [RejectedMessage] = []
+    package var nextOffsets: [TopicPartition: Int64] = [:]
     /// Per partition, the digest of the batch's last message (`KafkaMessage.recordDigest`), recorded with
     /// the checkpoint so that a resume can check it against the log.
-    public var lastRecords: [TopicPartition: Int64] = [:]
+    package var lastRecords: [TopicPartition: Int64] = [:]
     /// The original messages of `events`, in the same order (for dead-lettering a row the database refuses).
-    public var sources: [KafkaMessage] = []
-    public var messageCount: Int { events.count + rejected.count }
+    package var sources: [KafkaMessage] = []
+    package var messageCount: Int { events.count + rejected.count }
 
-    public init() {}
+    package init() {}
 
     /// Appends a later batch (its offsets follow this one's in every partition they share).
-    public mutating func append(_ later: DecodedBatch) {
+    package mutating func append(_ later: DecodedBatch) {
         events += later.events
         sources += later.sources
         rejected += later.rejected
@@ -46,7 +46,7 @@ public struct DecodedBatch: Sendable {
     }
 
     /// The part of the batch whose partitions satisfy `keep` (asked once per partition).
-    public func filtered(_ keep: (TopicPartition) -> Bool) -> DecodedBatch {
+    package func filtered(_ keep: (TopicPartition) -> Bool) -> DecodedBatch {
         // The usual case (every partition kept, once per poll) allocates nothing.
         guard !nextOffsets.keys.allSatisfy(keep) else { return self }
         let kept = Set(nextOffsets.keys.filter(keep))
@@ -55,7 +55,7 @@ public struct DecodedBatch: Sendable {
 
     /// The batch split into `parts` batches in one pass: each message goes to part `part(partition)`
     /// (asked once per partition), or nowhere when that is nil. Order is kept within each part.
-    public func split(into parts: Int, by part: (TopicPartition) -> Int?) -> [DecodedBatch] {
+    package func split(into parts: Int, by part: (TopicPartition) -> Int?) -> [DecodedBatch] {
         var partOf: [TopicPartition: Int] = [:]
         for tp in nextOffsets.keys { if let p = part(tp) { partOf[tp] = p } }
         var out = Array(repeating: DecodedBatch(), count: parts)
@@ -84,17 +84,17 @@ public struct DecodedBatch: Sendable {
 }
 
 /// Decodes a batch of messages. Holds an `EventDecoder` (reused buffers): one per worker.
-public final class BatchDecoder {
+package final class BatchDecoder {
     private let decoder: EventDecoder
 
-    public init(maxEventBytes: Int = GuardianEvent.defaultMaxEventBytes) {
+    package init(maxEventBytes: Int = GuardianEvent.defaultMaxEventBytes) {
         decoder = EventDecoder(maxEventBytes: maxEventBytes)
     }
 
     /// False when the decoder could not allocate its buffers (out of memory): nothing can be decoded.
-    public var isUsable: Bool { decoder.isUsable }
+    package var isUsable: Bool { decoder.isUsable }
 
-    public func decode(_ messages: [KafkaMessage]) -> DecodedBatch {
+    package func decode(_ messages: [KafkaMessage]) -> DecodedBatch {
         var batch = DecodedBatch()
         batch.events.reserveCapacity(messages.count)
         batch.sources.reserveCapacity(messages.count)

@@ -6,7 +6,7 @@ import GuardianSupport
 
 extension DeadLetter {
     /// The dead letter of a message that is not a valid event.
-    public init(rejected r: RejectedMessage, worker: String, timeNanos: Int64 = WallClock.nowNanoseconds()) {
+    package init(rejected r: RejectedMessage, worker: String, timeNanos: Int64 = WallClock.nowNanoseconds()) {
         self.init(topic: r.topicPartition.topic, partition: r.topicPartition.partition, offset: r.offset, key: r.key, value: r.value,
                   reason: r.rejection.reason.rawValue, errorCode: r.rejection.code, errorMessage: r.rejection.message,
                   worker: worker, timeNanos: timeNanos)

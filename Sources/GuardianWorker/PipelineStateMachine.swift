@@ -1,11 +1,11 @@
 import GuardianKafka
 
 /// A polled and decoded batch in the worker's buffer, waiting for (or under) its database write.
-public struct PipelineBatch: Sendable {
-    public let id: Int
-    public var decoded: DecodedBatch
+package struct PipelineBatch: Sendable {
+    package let id: Int
+    package var decoded: DecodedBatch
     /// Bytes of Kafka data it holds (keys and values), counted against the buffer limit.
-    public internal(set) var bytes: Int
+    package internal(set) var bytes: Int
     /// The assignment epoch of each of its partitions when it was polled.
     var epochs: [TopicPartition: Int]
 }
@@ -24,21 +24,21 @@ public struct PipelineBatch: Sendable {
 /// - An offset becomes committable only when its batch is durable, and only for a partition owned in
 ///   the same assignment epoch as when the batch was polled: a partition revoked and assigned again
 ///   restarts from its committed offset, so an older batch must not move its durable mark.
-public struct PipelineStateMachine: Sendable {
-    public enum Action: Sendable, Equatable {
+package struct PipelineStateMachine: Sendable {
+    package enum Action: Sendable, Equatable {
         case pause([TopicPartition])
         case resume([TopicPartition])
         case commit([TopicPartitionOffset])
     }
 
-    public let maxBufferedBytes: Int
+    package let maxBufferedBytes: Int
     /// The most events one write takes from the queue (at least one polled batch, whatever its size).
-    public let maxEventsPerWrite: Int
+    package let maxEventsPerWrite: Int
     /// Writes that may be under way at once, each for its own partitions.
-    public let writeLanes: Int
-    public private(set) var tracker = CommitTracker()
-    public private(set) var bufferedBytes = 0
-    public private(set) var paused: Set<TopicPartition> = []
+    package let writeLanes: Int
+    package private(set) var tracker = CommitTracker()
+    package private(set) var bufferedBytes = 0
+    package private(set) var paused: Set<TopicPartition> = []
     /// Per lane, the batch under its database write.
     private var writing: [PipelineBatch?]
     /// Per lane, the batches waiting for their write.
@@ -46,9 +46,9 @@ public struct PipelineStateMachine: Sendable {
     private var epochs: [TopicPartition: Int] = [:]
     private var nextEpoch = 0
     private var nextID = 0
-    public private(set) var stopping = false
+    package private(set) var stopping = false
 
-    public init(maxBufferedBytes: Int, maxEventsPerWrite: Int = 5000, writeLanes: Int = 1) {
+    package init(maxBufferedBytes: Int, maxEventsPerWrite: Int = 5000, writeLanes: Int = 1) {
         self.maxBufferedBytes = max(1, maxBufferedBytes)
         self.maxEventsPerWrite = max(1, maxEventsPerWrite)
         self.writeLanes = max(1, writeLanes)
@@ -57,12 +57,12 @@ public struct PipelineStateMachine: Sendable {
     }
 
     /// The lane whose writes carry `tp`'s events.
-    public func lane(of tp: TopicPartition) -> Int { Int(tp.partition.magnitude % UInt32(writeLanes)) }
+    package func lane(of tp: TopicPartition) -> Int { Int(tp.partition.magnitude % UInt32(writeLanes)) }
     /// True when nothing is buffered or being written.
-    public var isIdle: Bool { writing.allSatisfy { $0 == nil } && queues.allSatisfy(\.isEmpty) }
+    package var isIdle: Bool { writing.allSatisfy { $0 == nil } && queues.allSatisfy(\.isEmpty) }
     /// The batch under its database write in `lane`.
-    public func writing(lane: Int = 0) -> PipelineBatch? { writing[lane] }
-    public func owns(_ tp: TopicPartition) -> Bool { tracker.owns(tp) }
+    package func writing(lane: Int = 0) -> PipelineBatch? { writing[lane] }
+    package func owns(_ tp: TopicPartition) -> Bool { tracker.owns(tp) }
     private var overLimit: Bool { bufferedBytes >= maxBufferedBytes }
 
     // MARK: ownership
@@ -70,7 +70,7 @@ public struct PipelineStateMachine: Sendable {
     /// Partitions were assigned (in a new epoch each). While the buffer is full, the next
     /// `flowControl` pauses them too. `durableUpTo` holds the partitions that start at a checkpoint:
     /// everything before it is durable, so it is committed even if nothing new arrives.
-    public mutating func assigned(_ tps: [TopicPartition], durableUpTo: [TopicPartition: Int64] = [:]) {
+    package mutating func assigned(_ tps: [TopicPartition], durableUpTo: [TopicPartition: Int64] = [:]) {
         tracker.assign(tps)
         for tp in tps {
             nextEpoch += 1
@@ -80,13 +80,13 @@ public struct PipelineStateMachine: Sendable {
     }
 
     /// Partitions are being revoked cleanly: returns what is durable and uncommitted for them.
-    public mutating func revoked(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
+    package mutating func revoked(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
         forget(tps)
         return tracker.revoke(tps)
     }
 
     /// Partitions were lost (another member may own them already): nothing is committed for them.
-    public mutating func lost(_ tps: [TopicPartition]) {
+    package mutating func lost(_ tps: [TopicPartition]) {
         forget(tps)
         tracker.lose(tps)
     }
@@ -103,7 +103,7 @@ public struct PipelineStateMachine: Sendable {
     /// A batch was polled and decoded. Messages of partitions not owned (fetched before a revocation)
     /// are dropped; the rest is queued in the lanes of its partitions (its `bytes` shared by message
     /// count). Returns true when something was queued (wake the writers).
-    public mutating func polled(_ batch: DecodedBatch, bytes: Int) -> Bool {
+    package mutating func polled(_ batch: DecodedBatch, bytes: Int) -> Bool {
         guard !stopping else { return false }
         let owned = batch.filtered { epochs[$0] != nil }
         guard owned.messageCount > 0 else { return false }
@@ -125,7 +125,7 @@ public struct PipelineStateMachine: Sendable {
     /// The next batch to write in `lane`: the oldest queued one, with the ones queued after it while they
     /// fit in `maxEventsPerWrite`, each limited to partitions still owned in the epoch it was polled in;
     /// nil when there is none or the lane's write is under way.
-    public mutating func nextWrite(lane: Int = 0) -> PipelineBatch? {
+    package mutating func nextWrite(lane: Int = 0) -> PipelineBatch? {
         guard writing[lane] == nil, !stopping else { return nil }
         var merged: PipelineBatch?
         while !queues[lane].isEmpty {
@@ -152,13 +152,13 @@ public struct PipelineStateMachine: Sendable {
 
     /// Whether any partition of the batch being written in `lane` is still owned in the epoch it was
     /// polled in (false: its partitions moved; a write that keeps failing is given up).
-    public func writingIsOwned(lane: Int = 0) -> Bool {
+    package func writingIsOwned(lane: Int = 0) -> Bool {
         guard let batch = writing[lane] else { return false }
         return batch.decoded.nextOffsets.keys.contains { tp in epochs[tp] != nil && epochs[tp] == batch.epochs[tp] }
     }
 
     /// The write of `lane`'s current batch ended: durable, or abandoned (stopping; nothing committed for it).
-    public mutating func writeFinished(lane: Int = 0, durable: Bool) {
+    package mutating func writeFinished(lane: Int = 0, durable: Bool) {
         guard let batch = writing[lane] else { return }
         writing[lane] = nil
         bufferedBytes -= batch.bytes
@@ -170,7 +170,7 @@ public struct PipelineStateMachine: Sendable {
 
     /// What to do with the consumer now: pause when the buffer is over its limit, resume under half
     /// of it, and (with `includeCommits`) commit what became durable.
-    public mutating func flowControl(includeCommits: Bool = true) -> [Action] {
+    package mutating func flowControl(includeCommits: Bool = true) -> [Action] {
         var actions: [Action] = []
         if overLimit {
             let fresh = tracker.owned.filter { !paused.contains($0) }
@@ -190,14 +190,14 @@ public struct PipelineStateMachine: Sendable {
     }
 
     /// A commit succeeded.
-    public mutating func committed(_ offsets: [TopicPartitionOffset]) {
+    package mutating func committed(_ offsets: [TopicPartitionOffset]) {
         tracker.markCommitted(offsets)
     }
 
     /// Stop: no new batch is queued or started; the queued ones are dropped (never written, never
     /// committed: redelivered to the next owner). Returns how many messages were dropped.
     @discardableResult
-    public mutating func stop() -> Int {
+    package mutating func stop() -> Int {
         stopping = true
         let queued = queues.joined()
         let dropped = queued.reduce(0) { $0 + $1.decoded.messageCount }

@@ -27,8 +27,8 @@ import GuardianStores
 /// digests existed cannot be checked: it is never used to skip, only to recover.
 ///
 /// Never the end of the log: skipping ahead of what is durable would silently lose events.
-public enum StartOffsetRule {
-    public enum Reason: String, Sendable, Equatable, CaseIterable {
+package enum StartOffsetRule {
+    package enum Reason: String, Sendable, Equatable, CaseIterable {
         /// The group has no committed offset, but the database has a checkpoint (group lost or recreated).
         case noCommittedOffset = "no_committed_offset"
         /// The committed offset is outside the log (retention deleted it, or the topic was recreated).
@@ -46,19 +46,19 @@ public enum StartOffsetRule {
         case checkpointNotInLog = "checkpoint_not_in_log"
 
         /// True when Kafka's committed offset was unusable (an alert), false otherwise.
-        public var isAlert: Bool { self == .noCommittedOffset || self == .committedOutOfRange || self == .checkpointNotInLog }
+        package var isAlert: Bool { self == .noCommittedOffset || self == .committedOutOfRange || self == .checkpointNotInLog }
         /// True when the decision starts from the checkpoint (not from the committed or the oldest offset).
-        public var resumesAtCheckpoint: Bool { self == .noCommittedOffset || self == .committedOutOfRange || self == .checkpointAhead }
+        package var resumesAtCheckpoint: Bool { self == .noCommittedOffset || self == .committedOutOfRange || self == .checkpointAhead }
     }
 
-    public struct Decision: Sendable, Equatable {
-        public var topicPartition: TopicPartition
-        public var offset: Int64
-        public var reason: Reason
+    package struct Decision: Sendable, Equatable {
+        package var topicPartition: TopicPartition
+        package var offset: Int64
+        package var reason: Reason
         /// The checkpoint used, when there was one.
-        public var checkpoint: Int64?
+        package var checkpoint: Int64?
 
-        public init(topicPartition: TopicPartition, offset: Int64, reason: Reason, checkpoint: Int64?) {
+        package init(topicPartition: TopicPartition, offset: Int64, reason: Reason, checkpoint: Int64?) {
             self.topicPartition = topicPartition
             self.offset = offset
             self.reason = reason
@@ -68,7 +68,7 @@ public enum StartOffsetRule {
 
     /// Where the records before the checkpoints that `decide` could honour are: read each from the log
     /// and pass their digests to `decide`.
-    public static func recordsToVerify(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry],
+    package static func recordsToVerify(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry],
                                        skipDurable: Bool = true) -> [TopicPartitionOffset] {
         partitions.compactMap { p in
             guard let entry = checkpoints[p.topicPartition.partition], entry.lastRecord != nil,
@@ -83,7 +83,7 @@ public enum StartOffsetRule {
     /// The start of each partition that does not simply resume at its committed offset. `logRecords` holds
     /// the digest of the record read at each checkpoint's `nextOffset - 1` (see `recordsToVerify`); one
     /// missing there (not read, or another offset) does not match.
-    public static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry],
+    package static func decide(_ partitions: [AssignedPartition], checkpoints: [Int32: Checkpoints.Entry],
                               logRecords: [TopicPartition: Int64] = [:], skipDurable: Bool = true) -> [Decision] {
         partitions.compactMap { p in
             let entry = checkpoints[p.topicPartition.partition]
