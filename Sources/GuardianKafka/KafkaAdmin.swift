@@ -57,25 +57,32 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
-    /// Messages of `topic` that group `groupID` has not committed past, summed over partitions. A
-    /// partition without a committed offset counts from its low watermark, so an empty partition
-    /// (nothing to commit) has no lag.
-    public func totalLag(groupID: String, topic: String, timeout: Duration = .seconds(10)) async throws -> Int64 {
-        let ends = try await endOffsets(topic: topic, timeout: timeout)
-        let committed = try await committedOffsets(groupID: groupID, partitions: ends.map(\.topicPartition), timeout: timeout)
-        let byPartition = Dictionary(uniqueKeysWithValues: committed.map { ($0.topicPartition, $0.offset) })
-        var total: Int64 = 0
-        for end in ends {
-            let high = end.offset ?? 0
-            let done: Int64
-            if let c = byPartition[end.topicPartition] ?? nil {
-                done = c
-            } else {
-                done = high == 0 ? 0 : try await watermarks(topic: topic, partition: end.partition, timeout: timeout).low
+    /// Every partition of `topic`: its low and high watermarks and, when `group` is given, the offset
+    /// that group committed — the one query behind lag, offset resets and replays.
+    public func partitionOffsets(topic: String, group: String?, timeout: Duration = .seconds(10)) async throws -> [PartitionOffsets] {
+        let handle = self.handle
+        let bounds = try await thread.run { () throws(KafkaError) -> [(Int32, (low: Int64, high: Int64))] in
+            let md = try handle.metadata(topic: topic, timeoutMs: timeout.milliseconds)
+            guard let t = md.topic(topic), t.error == nil, !t.partitions.isEmpty else {
+                throw KafkaError(.query, "topic '\(topic)' does not exist on \(md.brokers.count) broker(s)")
             }
-            total += max(0, high - done)
+            return try t.partitions.map { p throws(KafkaError) in
+                (p.id, try handle.watermarks(topic: topic, partition: p.id, timeoutMs: timeout.milliseconds))
+            }
         }
-        return total
+        var committed: [Int32: Int64] = [:]
+        if let group {
+            let offsets = try await committedOffsets(groupID: group, partitions: bounds.map { TopicPartition(topic, $0.0) }, timeout: timeout)
+            for o in offsets { if let offset = o.offset { committed[o.partition] = offset } }
+        }
+        return bounds.map { PartitionOffsets(partition: $0.0, committed: committed[$0.0], low: $0.1.low, high: $0.1.high) }
+            .sorted { $0.partition < $1.partition }
+    }
+
+    /// Messages of `topic` that group `groupID` has not consumed, summed over partitions
+    /// (`PartitionOffsets.lag`).
+    public func totalLag(groupID: String, topic: String, timeout: Duration = .seconds(10)) async throws -> Int64 {
+        try await partitionOffsets(topic: topic, group: groupID, timeout: timeout).reduce(0) { $0 + $1.lag }
     }
 
     private func probe(groupID: String) throws(KafkaError) -> KafkaHandle {

@@ -20,7 +20,7 @@ struct LagMonitor: Service {
             }
             for c in committed {
                 guard let w = consumer.cachedWatermarks(topic: c.topic, partition: c.partition) else { continue }
-                state.metrics.lag(c.topicPartition).record(max(0, w.high - (c.offset ?? w.low)))
+                state.metrics.lag(c.topicPartition).record(PartitionOffsets.lag(committed: c.offset, low: w.low, high: w.high))
             }
         }
     }

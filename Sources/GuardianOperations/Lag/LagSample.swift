@@ -1,3 +1,5 @@
+import GuardianKafka
+
 /// One partition's position at one moment: what the group committed and what the log holds.
 public struct PartitionLagSample: Sendable, Equatable {
     public var partition: Int32
@@ -22,12 +24,12 @@ public struct PartitionLagSample: Sendable, Equatable {
         self.consumerID = consumerID
     }
 
-    /// Messages not consumed yet. Without a committed offset the group would start at the oldest
-    /// message the log holds (auto.offset.reset=earliest), so everything from there counts.
-    public var lag: Int64 { max(0, end - max(committed ?? low, low)) }
+    /// Messages not consumed yet (`PartitionOffsets.lag`: from the committed offset, or from the
+    /// oldest message the log holds when there is none or retention deleted past it).
+    public var lag: Int64 { PartitionOffsets.lag(committed: committed, low: low, high: end) }
 
-    /// Where consumption resumes: the committed offset, or the oldest message when there is none.
-    public var position: Int64 { committed ?? low }
+    /// Where consumption resumes (`PartitionOffsets.position`).
+    public var position: Int64 { PartitionOffsets.position(committed: committed, low: low) }
 }
 
 /// A group's position on every partition of a topic at one moment.

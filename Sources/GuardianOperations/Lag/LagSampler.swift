@@ -22,16 +22,8 @@ public final class LagSampler: Sendable {
 
     /// One sample of `group` on `topic`.
     public func sample(group: String, topic: String, timeout: Duration = .seconds(10)) async throws -> GroupLagSample {
-        let ends = try await admin.endOffsets(topic: topic, timeout: timeout)
-        let committed = try await admin.committedOffsets(groupID: group, partitions: ends.map(\.topicPartition), timeout: timeout)
-        let byPartition = Dictionary(committed.map { ($0.partition, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        var partitions: [PartitionLagSample] = []
-        for end in ends {
-            let high = end.offset ?? 0
-            let c = byPartition[end.partition] ?? nil
-            // The low watermark matters only where the group is not caught up.
-            let low = (c == high && high > 0) ? (c ?? 0) : try await admin.watermarks(topic: topic, partition: end.partition, timeout: timeout).low
-            partitions.append(PartitionLagSample(partition: end.partition, committed: c, low: low, end: high))
+        var partitions = try await admin.partitionOffsets(topic: topic, group: group, timeout: timeout).map {
+            PartitionLagSample(partition: $0.partition, committed: $0.committed, low: $0.low, end: $0.high)
         }
         // Time lag: the age of the oldest unconsumed message, read where there is lag.
         let now = Date().timeIntervalSince1970

@@ -1,3 +1,4 @@
+import GuardianKafka
 /// Where `guardian offsets reset` moves a group's committed offsets — pure: the targets per partition
 /// from the mode, the group's committed offsets and the log's bounds.
 public struct OffsetResetPlan: Sendable, Equatable {
@@ -14,19 +15,8 @@ public struct OffsetResetPlan: Sendable, Equatable {
         case offsets([Int32: Int64])
     }
 
-    /// One partition's current state.
-    public struct PartitionState: Sendable, Equatable {
-        public var partition: Int32
-        public var committed: Int64?
-        public var low: Int64
-        public var high: Int64
-        public init(partition: Int32, committed: Int64?, low: Int64, high: Int64) {
-            self.partition = partition
-            self.committed = committed
-            self.low = low
-            self.high = high
-        }
-    }
+    /// A partition's committed offset and log bounds, as the plan sees them.
+    public typealias PartitionState = PartitionOffsets
 
     /// One partition's move.
     public struct Move: Sendable, Equatable {

@@ -28,15 +28,7 @@ public final class OffsetResetter: Sendable {
 
     /// The group's committed offsets and the log's bounds for every partition of `topic`.
     public func state(group: String, topic: String) async throws -> [OffsetResetPlan.PartitionState] {
-        let ends = try await admin.endOffsets(topic: topic)
-        let committed = try await admin.committedOffsets(groupID: group, partitions: ends.map(\.topicPartition))
-        let byPartition = Dictionary(committed.map { ($0.partition, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        var out: [OffsetResetPlan.PartitionState] = []
-        for e in ends {
-            let w = try await admin.watermarks(topic: topic, partition: e.partition)
-            out.append(.init(partition: e.partition, committed: byPartition[e.partition] ?? nil, low: w.low, high: w.high))
-        }
-        return out
+        try await admin.partitionOffsets(topic: topic, group: group)
     }
 
     /// Plans the reset; for `.datetime` the offsets come from the broker or a binary search

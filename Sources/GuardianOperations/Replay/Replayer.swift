@@ -47,11 +47,8 @@ public final class Replayer: Sendable {
         let marginMs = Int64(request.margin.components.seconds) * 1000
         let fromMs = request.fromMs - marginMs
         let toMs = request.toMs.map { $0 + marginMs } ?? Int64.max
-        let ends = try await admin.endOffsets(topic: request.topic)
-        var bounds: [TimestampSearch.Bounds] = []
-        for e in ends {
-            let w = try await admin.watermarks(topic: request.topic, partition: e.partition)
-            bounds.append(.init(topicPartition: e.topicPartition, low: w.low, high: w.high))
+        let bounds = try await admin.partitionOffsets(topic: request.topic, group: nil).map {
+            TimestampSearch.Bounds(topicPartition: TopicPartition(request.topic, $0.partition), low: $0.low, high: $0.high)
         }
         let search = TimestampSearch(admin: admin, reader: reader)
         let starts = try await search.offsets(atOrAfter: fromMs, bounds)
