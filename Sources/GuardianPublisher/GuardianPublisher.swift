@@ -13,6 +13,11 @@ import Synchronization
 /// Kafka answers again; once anything is spooled, later events are spooled behind it, so the order per
 /// symbol is kept. Only when the spool is full too is an event dropped: counted and reported through
 /// `onError`, never silently. The spool survives a crash and is drained on the next start.
+///
+/// Every decision — where an event goes, what a delivery report means, what the drainer does next,
+/// what close keeps — is made by `PublisherStateMachine` (direct / spooling / draining / closing),
+/// behind one lock; this type carries out the actions it returns. `publish` itself only appends to a
+/// bounded in-memory hand-off (its own short lock) that a writer thread routes.
 public final class GuardianPublisher: Sendable {
     /// What the publisher has done so far.
     public struct Counters: Sendable, Equatable {
@@ -27,17 +32,11 @@ public final class GuardianPublisher: Sendable {
         public var deadLettered = 0
     }
 
-    private struct State {
-        var spooling: Bool
-        var counters = Counters()
-        var closed = false
-    }
-
     public let configuration: PublisherConfiguration
     private let producer: KafkaProducer
     private let spool: Spool
-    private let state: Mutex<State>
-    private let brokersDown = Atomic<Bool>(false)
+    /// The publisher's decisions; the one lock around them (`PublisherStateMachine`).
+    private let machine: Mutex<PublisherStateMachine>
     private let errorHandler: @Sendable (Error) -> Void
     /// `onError` runs here, never on the caller's (the engine's) thread.
     private let callbackThread = DedicatedThread(name: "publisher-callbacks")
@@ -56,23 +55,9 @@ public final class GuardianPublisher: Sendable {
     private let metrics = PublisherMetrics()
     private let drainer = Mutex<Task<Void, Never>?>(nil)
     private let deadLetters: PublisherDeadLetters
-    /// What became of each message the drainer sent from the spool. A record leaves the spool only on
-    /// its own delivery report.
-    private enum SpoolOutcome {
-        case pending, delivered
-        case failed(KafkaError)
-    }
-    private let spoolOutcomes = Mutex<[UInt64: SpoolOutcome]>([:])
-    /// The spooled records produced and not yet resolved (drainer task only): never produced again
-    /// while in flight.
-    private let inFlight = Mutex<[InFlightRecord]>([])
-    /// Directly published messages purged by `close()`, with the id `produce` gave them (their order).
-    private struct Returned {
-        var entries: [(id: UInt64, key: [UInt8], value: [UInt8])] = []
-        /// Set once close has spooled them: a report after that can only be counted as lost.
-        var settled = false
-    }
-    private let returned = Mutex(Returned())
+    /// The records of the drainer's round in flight, in spool order (drainer task and close only; their
+    /// outcomes are in the state machine).
+    private let roundRecords = Mutex<[InFlightRecord]>([])
 
     /// Opens the spool (draining what a previous run left) and the producer.
     /// `onError` receives delivery failures, spool errors and drops; it is called from background threads.
@@ -83,7 +68,7 @@ public final class GuardianPublisher: Sendable {
                               sync: configuration.spoolSync)
         self.spool = spool
         deadLetters = PublisherDeadLetters(directory: configuration.spoolDirectory)
-        state = Mutex(State(spooling: !spool.isEmpty))
+        machine = Mutex(PublisherStateMachine(spoolHoldsRecords: !spool.isEmpty))
         var kafka = configuration.kafka
         for (k, v) in configuration.producerProperties where kafka.properties[k] == nil { kafka.properties[k] = v }
         let box = WeakBox()
@@ -111,10 +96,10 @@ public final class GuardianPublisher: Sendable {
     }
 
     /// Current counters (also exported through swift-metrics as `guardian_publisher_*_total`).
-    public var counters: Counters { state.withLock { $0.counters } }
+    public var counters: Counters { machine.withLock { $0.counters } }
 
     /// True while events are going to (or coming out of) the local spool.
-    public var isSpooling: Bool { state.withLock { $0.spooling } }
+    public var isSpooling: Bool { machine.withLock { $0.isSpooling } }
 
     /// Undelivered bytes in the spool.
     public var spoolBytes: Int { spool.byteCount }
@@ -201,15 +186,15 @@ public final class GuardianPublisher: Sendable {
             metrics.published.increment()
             if wake { _ = writerThread.submit { [weak self] in self?.drainRing() } }
         case .rejected(let rejection):
-            state.withLock { $0.counters.rejected += 1 }
+            machine.withLock { $0.rejected() }
             metrics.rejected.increment()
             onError(rejection)
         case .full:
-            state.withLock { $0.counters.dropped += 1 }
+            machine.withLock { $0.droppedBeforeRouting() }
             metrics.dropped.increment()
             onError(SpoolError(.full, "the publisher's in-memory hand-off holds \(configuration.memoryRingEvents) events already (the writer is behind): event dropped"))
         case .closed:
-            state.withLock { $0.counters.dropped += 1 }
+            machine.withLock { $0.droppedBeforeRouting() }
             metrics.dropped.increment()
             onError(KafkaError(.closed, "publish after close(): event dropped"))
         }
@@ -228,7 +213,7 @@ public final class GuardianPublisher: Sendable {
             }
             if batch.isEmpty { return }
             for m in batch {
-                let outcome = state.withLock { s in enqueue(&s, key: m.key, value: m.value) }
+                let outcome = machine.withLock { m2 in route(&m2, key: m.key, value: m.value) }
                 handle(outcome, key: m.key)
             }
         }
@@ -237,10 +222,11 @@ public final class GuardianPublisher: Sendable {
     /// True when nothing waits in the ring and the writer is idle.
     private var handedOff: Bool { ring.withLock { $0.count == 0 && !$0.scheduled } }
 
-    private func enqueue(_ s: inout State, key: [UInt8], value: [UInt8]) -> Outcome {
-        s.counters.published += 1
-        if s.closed { return .closed }
-        if !s.spooling && !brokersDown.load(ordering: .relaxed) {
+    /// Carries out the machine's route for one event, under its lock: nothing sent directly can
+    /// overtake what is already in the spool.
+    private func route(_ m: inout PublisherStateMachine, key: [UInt8], value: [UInt8]) -> Outcome {
+        var route = m.route()
+        if route == .produce {
             // The message timestamp is the event's ts: replay ranges in Kafka time then match event time.
             let result = Result { () throws(KafkaError) in
                 try producer.produce(topic: configuration.topic, key: key, value: value,
@@ -249,16 +235,16 @@ public final class GuardianPublisher: Sendable {
             switch result {
             case .success: return .sent
             case .failure(let error) where PublisherDeadLetters.isPermanent(error): return .refused(error, value)
-            case .failure: s.spooling = true  // queue full: spool from now on
+            case .failure: route = m.queueFull()
             }
         }
-        s.spooling = true
+        guard route == .spool else { return .closed }
         do throws(SpoolError) {
             try spool.append(key: key, value: value)
-            s.counters.spooled += 1
+            m.spooled()
             return .spooled
         } catch {
-            s.counters.dropped += 1
+            m.spoolFailed()
             return .dropped(error)
         }
     }
@@ -273,7 +259,6 @@ public final class GuardianPublisher: Sendable {
             onError(error)
         case .closed:
             metrics.dropped.increment()
-            state.withLock { $0.counters.dropped += 1 }
             onError(KafkaError(.closed, "publish after close(): event dropped"))
         }
     }
@@ -288,78 +273,56 @@ public final class GuardianPublisher: Sendable {
         case refused(KafkaError, [UInt8])
     }
 
-    private func delivered(_ report: DeliveryReport) {
-        let wasSpooled = spoolOutcomes.withLock { o -> Bool in
-            guard o[report.messageID] != nil else { return false }
-            o[report.messageID] = report.error.map { .failed($0) } ?? .delivered
-            return true
-        }
-        if let error = report.error {
-            // A message from the spool stays in the spool until the drainer reads its outcome.
-            if wasSpooled { return }
-            if PublisherDeadLetters.isPermanent(error) {
-                deadLetter(key: report.failedKey, value: report.failedValue ?? [], error: error)
-            } else if let key = report.failedKey, let value = report.failedValue {
-                returnedUndelivered(id: report.messageID, key: key, value: value, error: error)
-            } else {
-                state.withLock { $0.counters.failed += 1 }
-                metrics.failed.increment()
-                onError(KafkaError(.produce, "an event's delivery failed and librdkafka returned no copy of it, so it is lost: \(error.message)"))
-            }
-            return
-        }
-        brokersDown.store(false, ordering: .relaxed)
-        state.withLock { $0.counters.delivered += 1 }
-        metrics.delivered.increment()
-    }
-
     /// RD_KAFKA_RESP_ERR__PURGE_QUEUE and __PURGE_INFLIGHT: `close()` took the message back.
     static let purgeCodes: Set<Int32> = [-152, -151]
 
-    /// A directly sent event Kafka did not take. Purged by `close()`: kept (with its produce order) for
-    /// close to spool in order. Failed while running (with the safety settings only an error no
-    /// retry fixes, e.g. a broker policy): to the spool now — nothing is held only in memory — and
-    /// reported: it arrives after events of its symbol that were sent behind it and already delivered.
-    private func returnedUndelivered(id: UInt64, key: [UInt8], value: [UInt8], error: KafkaError) {
-        let closing = state.withLock { $0.closed }
-        if closing || error.rdkafkaCode.map(Self.purgeCodes.contains) == true {
-            let late = returned.withLock { r -> Bool in
-                if r.settled { return true }
-                r.entries.append((id, key, value))
-                return false
+    /// A delivery report (on the producer's polling thread): the machine says what it means.
+    private func delivered(_ report: DeliveryReport) {
+        let error = report.error
+        let key = report.failedKey, value = report.failedValue
+        let permanent = error.map(PublisherDeadLetters.isPermanent) ?? false
+        let purge = error?.rdkafkaCode.map(Self.purgeCodes.contains) ?? false
+        // A failed direct send is spooled under the lock, in the same step as the decision: what the
+        // writer routes next goes behind it.
+        let (action, spoolError) = machine.withLock { m -> (PublisherStateMachine.DeliveryAction, SpoolError?) in
+            let action = m.delivery(id: report.messageID, error: error, hasCopy: key != nil && value != nil,
+                                    permanent: permanent, purge: purge)
+            switch action {
+            case .keepForClose: m.keep(id: report.messageID, key: key ?? [], value: value ?? [])
+            case .spool:
+                do throws(SpoolError) {
+                    try spool.append(key: key ?? [], value: value ?? [])
+                    m.spooled()
+                } catch {
+                    m.spoolFailed()
+                    return (action, error)
+                }
+            default: break
             }
-            if late { lost(1, "a purged event's report came after close() had spooled the rest; the event is lost") }
-            return
+            return (action, nil)
         }
-        let outcome = state.withLock { s -> Result<Void, SpoolError> in
-            s.counters.failed += 1
-            s.spooling = true  // what follows goes behind it
-            do throws(SpoolError) {
-                try spool.append(key: key, value: value)
-                s.counters.spooled += 1
-                return .success(())
-            } catch {
-                s.counters.dropped += 1
-                return .failure(error)
+        switch action {
+        case .keepForClose: break
+        case .settledByRound: if error == nil { metrics.delivered.increment() }
+        case .delivered: metrics.delivered.increment()
+        case .deadLetter: deadLetter(key: key, value: value ?? [], error: error!)
+        case .spool:
+            metrics.failed.increment()
+            let symbol = String(decoding: key ?? [], as: UTF8.self)
+            if let spoolError {
+                metrics.dropped.increment()
+                onError(KafkaError(.produce, "an event of \(symbol) failed to deliver (\(error!.message)) and could not be spooled (\(spoolError.message)): it is lost", rdkafkaCode: error?.rdkafkaCode))
+            } else {
+                metrics.spooled.increment()
+                onError(KafkaError(.produce, "an event of \(symbol) failed to deliver (\(error!.message)); it was spooled and is delivered from the spool, after any later events of \(symbol) already delivered", rdkafkaCode: error?.rdkafkaCode))
             }
-        }
-        metrics.failed.increment()
-        let symbol = String(decoding: key, as: UTF8.self)
-        switch outcome {
-        case .success:
-            metrics.spooled.increment()
-            onError(KafkaError(.produce, "an event of \(symbol) failed to deliver (\(error.message)); it was spooled and is delivered from the spool, after any later events of \(symbol) already delivered", rdkafkaCode: error.rdkafkaCode))
-        case .failure(let spoolError):
+        case .lost:
             metrics.dropped.increment()
-            onError(KafkaError(.produce, "an event of \(symbol) failed to deliver (\(error.message)) and could not be spooled (\(spoolError.message)): it is lost", rdkafkaCode: error.rdkafkaCode))
+            onError(KafkaError(.closed, "a purged event's report came after close() had spooled the rest; the event is lost"))
+        case .failedWithoutCopy:
+            metrics.failed.increment()
+            onError(KafkaError(.produce, "an event's delivery failed and librdkafka returned no copy of it, so it is lost: \(error!.message)"))
         }
-    }
-
-    /// Counts `n` events as lost and reports why.
-    private func lost(_ n: Int, _ why: String) {
-        state.withLock { $0.counters.dropped += n }
-        metrics.dropped.increment(by: n)
-        onError(KafkaError(.closed, "\(n) event(s): \(why)"))
     }
 
     /// Sets an event Kafka refused for good (or a damaged spool record) aside in the dead-letter file;
@@ -367,11 +330,11 @@ public final class GuardianPublisher: Sendable {
     private func deadLetter(key: [UInt8]?, value: [UInt8], error: any GuardianError) {
         do {
             try deadLetters.record(topic: configuration.topic, key: key, value: value, errorCode: error.code, errorMessage: error.message)
-            state.withLock { $0.counters.deadLettered += 1 }
+            machine.withLock { $0.deadLettered() }
             metrics.deadLettered.increment()
             onError(PublisherDeadLetterNotice(code: error.code, message: "event dead-lettered to \(deadLetters.url.path): \(error.message)"))
         } catch {
-            state.withLock { $0.counters.dropped += 1 }
+            machine.withLock { $0.deadLetterFailed() }
             metrics.dropped.increment()
             onError(error)
         }
@@ -379,7 +342,7 @@ public final class GuardianPublisher: Sendable {
 
     private func clientError(_ error: KafkaError) {
         if error.rdkafkaCode == Self.allBrokersDown {  // stop growing memory: spool until they answer
-            brokersDown.store(true, ordering: .relaxed)
+            machine.withLock { $0.brokersDown() }
         }
         onError(error)
     }
@@ -414,15 +377,27 @@ public final class GuardianPublisher: Sendable {
         metrics.spoolOldestAge.record(age)
     }
 
-    /// One round: returns how long to wait before the next.
+    /// One step of the drainer, as the machine says: returns how long to wait before the next.
     private func drainOnce() async -> Duration {
-        if let wait = resolveInFlight() { return wait }
-        guard state.withLock({ $0.spooling }) else { return .milliseconds(100) }
-        // While the brokers are known down, probe them; spooled events wait for an answer.
-        if brokersDown.load(ordering: .relaxed) {
+        switch machine.withLock({ $0.nextDrainStep() }) {
+        case .stop: return .milliseconds(100)
+        case .idle: return .milliseconds(100)
+        case .awaitRound: return .milliseconds(20)  // nothing is produced again while in flight
+        case .settleRound:
+            settleRound()
+            return .zero
+        case .probe:
+            // The brokers are known down: ask them; spooled events wait for an answer.
             guard (try? await producer.metadata(topic: configuration.topic, timeout: .seconds(1))) != nil else { return .milliseconds(500) }
-            brokersDown.store(false, ordering: .relaxed)
+            machine.withLock { $0.brokersAnswered() }
+            return .zero
+        case .produceRound:
+            return produceRound()
         }
+    }
+
+    /// Produces the next round from the spool; the last one is handed over under the machine's lock.
+    private func produceRound() -> Duration {
         // Let librdkafka's memory (older messages) empty first.
         if producer.outstandingCount > configuration.memoryQueueMessages / 2 { return .milliseconds(100) }
         do {
@@ -431,20 +406,21 @@ public final class GuardianPublisher: Sendable {
             let records = try spool.peek(max: room)
             var batch: [InFlightRecord]
             if records.count < room {
-                // What is left fits this round: take it under the publish lock (no append can slip in),
+                // What is left fits this round: take it under the machine's lock (no append can slip in),
                 // send it, and publish directly from now on — what follows goes behind it in librdkafka's
                 // queue. (Without this hand-over, a steady stream would keep the publisher spooling.)
-                batch = state.withLock { s -> [InFlightRecord] in
-                    guard let rest = try? spool.peek(max: room), rest.count < room else { return [] }
-                    let (sent, complete) = produce(rest)
-                    if complete { s.spooling = false }
+                batch = machine.withLock { m -> [InFlightRecord] in
+                    guard m.mode == .draining, let rest = try? spool.peek(max: room), rest.count < room else { return [] }
+                    let (sent, complete) = produce(rest, &m)
+                    if complete { m.handedOver() }
                     return sent
                 }
             } else {
-                batch = produce(records).sent
+                batch = machine.withLock { m in produce(records, &m).sent }
             }
-            guard !batch.isEmpty else { return .milliseconds(state.withLock { $0.spooling } ? 100 : 0) }
-            inFlight.withLock { $0 = batch }
+            guard !batch.isEmpty else { return .milliseconds(machine.withLock { $0.isSpooling } ? 100 : 0) }
+            roundRecords.withLock { $0 = batch }
+            if !batch.contains(where: { $0.id != nil }) { settleRound() }  // all set aside at once: settle now
             return .milliseconds(5)
         } catch {
             onError(error)
@@ -454,28 +430,24 @@ public final class GuardianPublisher: Sendable {
 
     private typealias InFlightRecord = (record: SpoolRecord, id: UInt64?, refused: (any GuardianError)?)
 
-    /// Produces spooled records in order until librdkafka's queue is full. Records Kafka refuses at
-    /// once for good, and damaged ones, are kept in order to be set aside. `complete`: all were handled.
-    private func produce(_ records: [SpoolRecord]) -> (sent: [InFlightRecord], complete: Bool) {
+    /// Produces spooled records in order until librdkafka's queue is full, registering each in the
+    /// machine's round under its lock (a delivery report can arrive before `produce` returns). Records
+    /// Kafka refuses at once for good, and damaged ones, are kept in order to be set aside.
+    /// `complete`: all were handled.
+    private func produce(_ records: [SpoolRecord], _ m: inout PublisherStateMachine) -> (sent: [InFlightRecord], complete: Bool) {
         var batch: [InFlightRecord] = []
         for r in records {
             if r.isCorrupt {  // never sent; set aside in order
                 batch.append((r, nil, SpoolError(.corrupt, "a damaged spool record (\(r.value.count) bytes) was skipped")))
                 continue
             }
-            // Produced and registered under the outcomes lock: a delivery report can arrive (on the polling
-            // thread) before `produce` returns, and must find the record registered, or the record would
-            // wait for an outcome forever (seen under load: the spool stopped draining).
-            let produced = spoolOutcomes.withLock { outcomes -> Result<UInt64, KafkaError> in
-                let result = Result(catching: { () throws(KafkaError) in
-                    try producer.produce(topic: configuration.topic, key: r.key, value: r.value,
-                                         timestampMs: EventEncoder.timestampMilliseconds(ofEncoded: r.value))
-                })
-                if case .success(let id) = result { outcomes[id] = .pending }
-                return result
-            }
+            let produced = Result(catching: { () throws(KafkaError) in
+                try producer.produce(topic: configuration.topic, key: r.key, value: r.value,
+                                     timestampMs: EventEncoder.timestampMilliseconds(ofEncoded: r.value))
+            })
             switch produced {
             case .success(let id):
+                m.roundProduced(id: id)
                 batch.append((r, id, nil))
             case .failure(let error) where PublisherDeadLetters.isPermanent(error):
                 batch.append((r, nil, error))  // refused at once (too large, …): set aside in order
@@ -486,31 +458,25 @@ public final class GuardianPublisher: Sendable {
         return (batch, true)
     }
 
-    /// Settles the records produced from the spool once each has its delivery report: delivered ones and
-    /// ones refused for good (dead-lettered) leave the spool, in order, up to the first that failed
-    /// transiently (it and what follows are produced again). Returns how long to wait while reports
-    /// are missing (nothing is produced again while in flight), nil when nothing is in flight.
-    private func resolveInFlight() -> Duration? {
-        let batch = inFlight.withLock { $0 }
-        guard !batch.isEmpty else { return nil }
-        let outcomes = spoolOutcomes.withLock { o in batch.map { e in e.id.map { o[$0] ?? .pending } } }
-        if outcomes.contains(where: { if case .pending = $0 { true } else { false } }) { return .milliseconds(20) }
+    /// Settles the round once each record has its report: delivered ones and ones refused for good
+    /// (dead-lettered) leave the spool, in order, up to the first that failed transiently (it and what
+    /// follows are produced again).
+    private func settleRound() {
+        let batch = roundRecords.withLock { r in defer { r = [] }; return r }
+        let outcomes = machine.withLock { $0.settleRound() }
         var settledThrough: SpoolPosition?
-        for (entry, outcome) in zip(batch, outcomes) {
+        for entry in batch {
             if let refused = entry.refused {
                 deadLetter(key: entry.record.isCorrupt ? nil : entry.record.key, value: entry.record.value, error: refused)
-            } else if case .failed(let error) = outcome {
+            } else if let id = entry.id, case .failed(let error)? = outcomes[id] {
                 guard PublisherDeadLetters.isPermanent(error) else { break }
                 deadLetter(key: entry.record.key, value: entry.record.value, error: error)
             }
             settledThrough = entry.record.end
         }
-        spoolOutcomes.withLock { o in for id in batch.compactMap({ $0.id }) { o[id] = nil } }
-        inFlight.withLock { $0 = [] }
         if let settledThrough {
             do throws(SpoolError) { try spool.acknowledge(through: settledThrough) } catch { onError(error) }
         }
-        return .zero
     }
 
     /// Waits until everything published so far is delivered (memory and spool), or throws `timeout`.
@@ -519,7 +485,7 @@ public final class GuardianPublisher: Sendable {
     public func flush(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
-            while !handedOff || state.withLock({ $0.spooling }) || !spool.isEmpty {
+            while !handedOff || machine.withLock({ $0.isSpooling }) || !spool.isEmpty {
                 if ContinuousClock.now >= deadline {
                     throw KafkaError(.timeout, "flush: \(spool.byteCount) spooled bytes still undelivered after \(timeout)")
                 }
@@ -527,7 +493,7 @@ public final class GuardianPublisher: Sendable {
             }
             try await producer.flush(timeout: max(.milliseconds(1), deadline - ContinuousClock.now))
             // A failed report is handled (spooled) before librdkafka counts its message as gone.
-            if handedOff && !state.withLock({ $0.spooling }) && spool.isEmpty { return }
+            if handedOff && !machine.withLock({ $0.isSpooling }) && spool.isEmpty { return }
         }
     }
 
@@ -539,7 +505,7 @@ public final class GuardianPublisher: Sendable {
         // What is still in the ring goes to Kafka's memory or the spool before the publisher closes.
         let handOffDeadline = ContinuousClock.now + .seconds(10)
         while !handedOff && ContinuousClock.now < handOffDeadline { try? await Task.sleep(for: .milliseconds(5)) }
-        state.withLock { $0.closed = true }
+        machine.withLock { $0.beginClosing() }
         // Stop the drainer and wait for it: nothing is acknowledged in the spool after this point.
         let task = drainer.withLock { t in defer { t = nil }; return t }
         task?.cancel()
@@ -554,32 +520,35 @@ public final class GuardianPublisher: Sendable {
         // `produce` gave), in front of what was never produced: the last round from the spool and
         // what was sent directly after the drainer handed over interleave by that order, so a symbol's
         // events never go backwards across the restart.
-        let round = inFlight.withLock { r in defer { r = [] }; return r }
-        let outcomes = spoolOutcomes.withLock { o in round.map { e in e.id.map { o[$0] ?? .pending } } }
+        let round = roundRecords.withLock { r in defer { r = [] }; return r }
+        let outcomes = machine.withLock { $0.settleRound() }
         var again: [(id: UInt64, key: [UInt8], value: [UInt8])] = []
-        for (entry, outcome) in zip(round, outcomes) {
+        for entry in round {
             if let refused = entry.refused {
                 deadLetter(key: entry.record.isCorrupt ? nil : entry.record.key, value: entry.record.value, error: refused)
                 continue
             }
             guard let id = entry.id else { continue }
-            switch outcome {
+            switch outcomes[id] {
             case .delivered?: continue
             case .failed(let error)? where PublisherDeadLetters.isPermanent(error):
                 deadLetter(key: entry.record.key, value: entry.record.value, error: error)
             default: again.append((id, entry.record.key, entry.record.value))  // purged or unanswered
             }
         }
-        let direct = returned.withLock { r in defer { r.entries = []; r.settled = true }; return r.entries }
+        let direct = machine.withLock { $0.takePurged() }
         let ordered = (again + direct).sorted { $0.id < $1.id }.map { (key: $0.key, value: $0.value) }
         do throws(SpoolError) {
             try spool.prepend(ordered, replacingThrough: round.last?.record.end)
-            state.withLock { $0.counters.spooled += direct.count }
+            machine.withLock { $0.closeSpooled(direct.count) }
+            metrics.spooled.increment(by: direct.count)
         } catch {
-            lost(direct.count, "close() could not spool events Kafka had not acknowledged: \(error.message)")
+            machine.withLock { $0.closeLost(direct.count) }
+            metrics.dropped.increment(by: direct.count)
+            onError(KafkaError(.closed, "\(direct.count) event(s): close() could not spool events Kafka had not acknowledged: \(error.message)"))
         }
         if unreported > 0 {  // not seen on a healthy librdkafka: purge reports come at the next poll
-            state.withLock { $0.counters.failed += unreported }
+            machine.withLock { $0.unreportedAtClose(unreported) }
             metrics.failed.increment(by: unreported)
             onError(KafkaError(.closed, "\(unreported) message(s) were still in librdkafka's queue 5 s after close() purged them, with no delivery report: those that came from the spool were kept in it; events sent directly among them may be lost"))
         }
