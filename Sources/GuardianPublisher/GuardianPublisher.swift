@@ -48,6 +48,10 @@ public final class GuardianPublisher: Sendable {
         var scheduled = false
         var closed = false
         var sequences: [String: Int64] = [:]
+        /// Events `publish` refused or dropped itself, counted here: `publish` never takes the machine's
+        /// lock, which the writer holds across spool writes (an fsync with `SpoolSyncPolicy.everyRecord`).
+        var rejected = 0
+        var dropped = 0
         var count: Int { entries.count }
     }
     private let ring = Mutex(Ring())
@@ -96,7 +100,13 @@ public final class GuardianPublisher: Sendable {
     }
 
     /// Current counters (also exported through swift-metrics as `guardian_publisher_*_total`).
-    public var counters: Counters { machine.withLock { $0.counters } }
+    public var counters: Counters {
+        var c = machine.withLock { $0.counters }
+        let (rejected, dropped) = ring.withLock { ($0.rejected, $0.dropped) }
+        c.rejected += rejected
+        c.dropped += dropped
+        return c
+    }
 
     /// True while events are going to (or coming out of) the local spool.
     public var isSpooling: Bool { machine.withLock { $0.isSpooling } }
@@ -186,15 +196,15 @@ public final class GuardianPublisher: Sendable {
             metrics.published.increment()
             if wake { _ = writerThread.submit { [weak self] in self?.drainRing() } }
         case .rejected(let rejection):
-            machine.withLock { $0.rejected() }
+            ring.withLock { $0.rejected += 1 }
             metrics.rejected.increment()
             onError(rejection)
         case .full:
-            machine.withLock { $0.droppedBeforeRouting() }
+            ring.withLock { $0.dropped += 1 }
             metrics.dropped.increment()
             onError(SpoolError(.full, "the publisher's in-memory hand-off holds \(configuration.memoryRingEvents) events already (the writer is behind): event dropped"))
         case .closed:
-            machine.withLock { $0.droppedBeforeRouting() }
+            ring.withLock { $0.dropped += 1 }
             metrics.dropped.increment()
             onError(KafkaError(.closed, "publish after close(): event dropped"))
         }

@@ -112,8 +112,6 @@ struct PublisherStateMachine {
 
     mutating func spooled() { counters.spooled += 1 }
     mutating func spoolFailed() { counters.dropped += 1 }
-    mutating func rejected() { counters.rejected += 1 }
-    mutating func droppedBeforeRouting() { counters.dropped += 1 }
     mutating func deadLettered() { counters.deadLettered += 1 }
     mutating func deadLetterFailed() { counters.dropped += 1 }
 
