@@ -18,6 +18,11 @@ public struct PostgresConfiguration: Sendable {
     /// `TCP_USER_TIMEOUT`), and idle connections are probed by TCP keepalives: a half-open connection
     /// (server host gone, network cut) fails within about this long instead of minutes. Default 30 s.
     public var tcpUserTimeout: Duration
+    /// When true, a cancelled task stops waiting for a call under way on this connection (it throws
+    /// `CancellationError`; the call finishes on the connection's thread, its result is dropped, and
+    /// the connection is unusable from then on). For background work that must not hold a shutdown
+    /// open while the database does not answer; never for writes whose outcome matters. Default false.
+    public var abandonsCallsOnCancellation = false
 
     public init(
         uri: String = "postgresql://guardian@127.0.0.1:5432/guardian", connectTimeoutSeconds: Int = 5, applicationName: String = "guardian",

@@ -1,6 +1,7 @@
 import CLibPQ
 import Foundation
 import GuardianSupport
+import Synchronization
 
 /// One libpq connection with its own dedicated thread: every libpq call (all of them block)
 /// runs there, in submission order, never on Swift's cooperative pool.
@@ -17,6 +18,8 @@ public final class PostgresConnection: Sendable {
 
     private let handle: Handle
     private let thread: DedicatedThread
+    /// Set once a cancelled caller stopped waiting for a call (`abandonsCallsOnCancellation`).
+    private let abandoned = Atomic<Bool>(false)
     /// The configuration this connection was opened with.
     public let configuration: PostgresConfiguration
 
@@ -36,10 +39,11 @@ public final class PostgresConnection: Sendable {
     public static func connect(_ configuration: PostgresConfiguration = PostgresConfiguration()) async throws -> PostgresConnection {
         let thread = DedicatedThread(name: "postgres")
         do {
-            return try await thread.run {
+            let open = { @Sendable () throws -> PostgresConnection in
                 let handle = Handle(try openSync(configuration))
                 return PostgresConnection(handle: handle, thread: thread, configuration: configuration)
             }
+            return try await configuration.abandonsCallsOnCancellation ? thread.runAbandoningOnCancel(open) : thread.run(open)
         } catch {
             thread.shutdown()
             throw error
@@ -88,12 +92,22 @@ public final class PostgresConnection: Sendable {
     public func withSession<T: Sendable>(_ body: @escaping @Sendable (borrowing PostgresSession) throws -> T) async throws -> T {
         let handle = self.handle
         let uri = configuration.redactedURI
-        return try await thread.run {
+        let call = { @Sendable () throws -> T in
             let conn = handle.pointer
             guard PQstatus(conn) == CONNECTION_OK else {
                 throw PostgresError(.closed, "the connection to \(uri) is broken: \(String(cString: PQerrorMessage(conn)))")
             }
             return try body(PostgresSession(conn: conn))
+        }
+        guard configuration.abandonsCallsOnCancellation else { return try await thread.run(call) }
+        guard !abandoned.load(ordering: .relaxed) else {
+            throw PostgresError(.closed, "the connection to \(uri) was given up while a call was under way (the task was cancelled)")
+        }
+        do {
+            return try await thread.runAbandoningOnCancel(call)
+        } catch is CancellationError {
+            abandoned.store(true, ordering: .relaxed)
+            throw CancellationError()
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A serial executor backed by one dedicated OS thread.
 ///
@@ -53,6 +54,28 @@ public final class DedicatedThread: @unchecked Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
             let accepted = submit { continuation.resume(with: Result { try body() }) }
             if !accepted { continuation.resume(throwing: DedicatedThreadStopped(name: name)) }
+        }
+    }
+
+    /// Like `run`, but a cancelled caller stops waiting: it throws `CancellationError` at once while
+    /// `body` (a blocking call that cannot be interrupted) finishes on the thread and its result is
+    /// dropped. For background work that must not hold a shutdown open; never for a call whose
+    /// outcome the caller must know.
+    public func runAbandoningOnCancel<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let waiting = Mutex<CheckedContinuation<T, Error>?>(nil)
+        @Sendable func take() -> CheckedContinuation<T, Error>? { waiting.withLock { c in defer { c = nil }; return c } }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+                waiting.withLock { $0 = continuation }
+                if Task.isCancelled {  // cancelled before the handler could see the continuation
+                    take()?.resume(throwing: CancellationError())
+                    return
+                }
+                let accepted = submit { let r = Result { try body() }; take()?.resume(with: r) }
+                if !accepted { take()?.resume(throwing: DedicatedThreadStopped(name: name)) }
+            }
+        } onCancel: {
+            take()?.resume(throwing: CancellationError())
         }
     }
 

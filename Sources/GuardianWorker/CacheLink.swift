@@ -65,12 +65,17 @@ final class CacheLink: Sendable {
         signal.yield()
     }
 
-    /// Applies what `enqueue` handed over, in order, until the task is cancelled; `applied` gets each
-    /// round trip's duration, `failed` is called for each write Redis refused or lost (its events are
-    /// remembered for the re-sync).
+    /// The link's one task, until it is cancelled: connects (and re-syncs) whenever there is no live
+    /// connection, and applies what `enqueue` handed over, in order; `applied` gets each round trip's
+    /// duration, `failed` is called for each write Redis refused or lost (its events are remembered for
+    /// the re-sync). While it reconnects, what arrives is remembered, never waited for.
     func run(applied: @Sendable (Duration) -> Void, failed: @Sendable () -> Void) async {
         await withTaskCancellationHandler {
             for await _ in signals {
+                if state.withLock({ $0.reconnecting }) {
+                    await reconnect()
+                    if Task.isCancelled { return }
+                }
                 while true {
                     let next = state.withLock { s -> [GuardianEvent] in
                         defer { s.pending.removeAll(keepingCapacity: true) }
@@ -89,13 +94,17 @@ final class CacheLink: Sendable {
         }
     }
 
-    /// Starts connecting (and re-syncing) in the background.
+    /// Asks `run()` to connect (and re-sync) before it applies anything.
     func start() {
-        if state.withLock({ s -> Bool in
+        let start = state.withLock { s -> Bool in
             if s.reconnecting || s.cache != nil { return false }
             s.reconnecting = true
             return true
-        }) { startReconnecting() }
+        }
+        if start {
+            onChange(false, isStale, "not connected yet")
+            signal.yield()
+        }
     }
 
     /// How one `apply` went.
@@ -147,49 +156,47 @@ final class CacheLink: Sendable {
         }
     }
 
-    /// A write failed: forget the connection and reconnect (and re-sync) in the background.
+    /// A write failed: forget the connection; `run()` reconnects (and re-syncs) next.
     private func failed(_ error: Error) {
-        let start = state.withLock { s -> Bool in
+        state.withLock { s in
             s.cache = nil
             s.stale = true
-            if s.reconnecting { return false }
             s.reconnecting = true
-            return true
         }
         onChange(false, true, "\(error)")
         logger.error("Redis state update failed; the cache is stale until Redis answers again and is re-synced (persistence continues)",
                      metadata: ["error": "\(error)"])
-        if start { startReconnecting() }
+        signal.yield()
     }
 
-    private func startReconnecting() {
-        onChange(false, isStale, "not connected yet")
-        Task.detached { [self] in
-            var lastAuthError: String?
-            while !Task.isCancelled {
-                do {
-                    let connection = try await RedisConnection.connect(configuration)
-                    let cache = StateCache(connection: connection)
-                    let synced = try await resync(cache)
-                    logger.notice("connected to Redis; state cache in sync", metadata: [
-                        "redis": "\(configuration.address)", "resynced_symbols": "\(synced)"])
-                    onChange(true, false, nil)
-                    return
-                } catch {
-                    // Refused credentials are a configuration error: said once at error level (retrying
-                    // goes on, in case the credentials are being rotated); other failures are routine.
-                    if let e = error as? RedisError, e.kind == .auth {
-                        if lastAuthError != e.message {
-                            logger.error("Redis refused to authenticate; the cache is not written until this is fixed (persistence continues)",
-                                         metadata: ["error": "\(e)"])
-                            lastAuthError = e.message
-                        }
-                    } else {
-                        logger.debug("Redis not usable yet", metadata: ["error": "\(error)"])
+    /// Connects and re-syncs, retrying every `retryInterval`, until it succeeds or the task is
+    /// cancelled. Events enqueued meanwhile wait in `pending` (the newest per symbol) and are applied
+    /// once the link is live; the re-sync covers what was missed before.
+    private func reconnect() async {
+        var lastAuthError: String?
+        while !Task.isCancelled {
+            do {
+                let connection = try await RedisConnection.connect(configuration)
+                let cache = StateCache(connection: connection)
+                let synced = try await resync(cache)
+                logger.notice("connected to Redis; state cache in sync", metadata: [
+                    "redis": "\(configuration.address)", "resynced_symbols": "\(synced)"])
+                onChange(true, false, nil)
+                return
+            } catch {
+                // Refused credentials are a configuration error: said once at error level (retrying
+                // goes on, in case the credentials are being rotated); other failures are routine.
+                if let e = error as? RedisError, e.kind == .auth {
+                    if lastAuthError != e.message {
+                        logger.error("Redis refused to authenticate; the cache is not written until this is fixed (persistence continues)",
+                                     metadata: ["error": "\(e)"])
+                        lastAuthError = e.message
                     }
-                    onChange(false, isStale, "\(error)")
-                    try? await Task.sleep(for: retryInterval)
+                } else {
+                    logger.debug("Redis not usable yet", metadata: ["error": "\(error)"])
                 }
+                onChange(false, isStale, "\(error)")
+                try? await Task.sleep(for: retryInterval)
             }
         }
     }
@@ -203,6 +210,7 @@ final class CacheLink: Sendable {
         if !first || empty {
             let rows = try await latestRows()
             for chunk in stride(from: 0, to: rows.count, by: 1000) {
+                try Task.checkCancellation()  // shutdown: stop between chunks
                 written += try await cache.apply(rows[chunk..<min(rows.count, chunk + 1000)])
             }
         }

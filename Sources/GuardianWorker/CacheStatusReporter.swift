@@ -32,6 +32,7 @@ struct CacheStatusReporter: Sendable {
                     failing = false
                 } catch {
                     connection = nil
+                    if Task.isCancelled { return }  // shutting down: the call was abandoned
                     if !failing { logger.warning("cannot report the cache status to the database", metadata: ["error": "\(error)"]) }
                     failing = true
                 }

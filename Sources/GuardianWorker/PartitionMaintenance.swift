@@ -26,6 +26,7 @@ struct PartitionMaintenance: Service {
                 try? await Task.sleep(for: interval)
             } catch {
                 maintainer = nil
+                if Task.isCancelled { return }  // shutting down: the call was abandoned
                 logger.warning("partition maintenance failed; retrying in a minute", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: min(interval, .seconds(60)))
             }

@@ -21,7 +21,8 @@ import Synchronization
 ///   ▲  rebalances: PartitionAssignments    │ enqueue                                  │ DurableWriter
 ///   │  (StartOffsetRule + checkpoints)     ▼                                          ▼ (DurableBatchWriter)
 ///   └──commit / pause / resume◀── flowControl   CacheLink ──▶ Redis        PostgreSQL + dead-letter topic
-///                                              LagMonitor, PartitionMaintenance (background)
+///                                              LagMonitor, PartitionMaintenance, CacheStatusReporter
+///                                              (one task group with the consumer loop)
 /// ```
 ///
 /// - the **consumer loop** polls (always — heartbeats and rebalances are served even while the
@@ -123,23 +124,30 @@ public final class Worker: Service, Sendable {
             onRebalance: { [assignments] event in assignments.rebalanced(event, writing: writes.currentWrites, abandoned: writes.isAbandoned) })
         try await consumer.subscribe(topics: [c.topic])
 
-        // Unstructured, cancelled (not awaited) at the end: a child stuck in a blocking C call (a database
-        // that does not answer) must not hold the shutdown open, as a task group's end would.
+        // The background services run as one task group with the consumer loop, and end with it: their
+        // database calls give up waiting when cancelled (`abandonsCallsOnCancellation`), so one stuck
+        // in a database that does not answer cannot hold the shutdown open; Redis calls have 2 s bounds.
+        let background = { var p = c.postgres; p.abandonsCallsOnCancellation = true; return p }()
         cache.start()
-        let background = [
-            Task { await LagMonitor(state: state, consumer: consumer, interval: c.lagInterval).run() },
-            Task { await PartitionMaintenance(postgres: c.postgres, settings: c.storage, interval: c.maintenanceInterval, logger: logger).run() },
-            Task { [metrics] in
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { [state] in await LagMonitor(state: state, consumer: consumer, interval: c.lagInterval).run() }
+            group.addTask { [logger] in
+                await PartitionMaintenance(postgres: background, settings: c.storage, interval: c.maintenanceInterval, logger: logger).run()
+            }
+            group.addTask { [metrics] in
                 await cache.run(applied: { metrics.redisWrite.recordNanoseconds(Int64($0.wholeNanoseconds)) },
                                 failed: { metrics.redisFailures.increment() })
-            },
-            Task { await CacheStatusReporter(postgres: c.postgres, worker: c.workerID, cache: cache, interval: .seconds(1), logger: logger).run() },
-        ]
-        defer { for task in background { task.cancel() } }
-        let writer = Task { await writes.run() }
-
-        try await consume(consumer, decoder: decoder, cache: cache, writes: writes)
-        await shutDown(consumer, writes: writes, writer: writer)
+            }
+            group.addTask { [logger] in
+                await CacheStatusReporter(postgres: background, worker: c.workerID, cache: cache, interval: .seconds(1), logger: logger).run()
+            }
+            // The write lanes are awaited by `shutDown` with its deadline (a write it gives up on is
+            // abandoned, not cancelled: its outcome decides what is committed).
+            let writer = Task { await writes.run() }
+            defer { group.cancelAll() }
+            try await consume(consumer, decoder: decoder, cache: cache, writes: writes)
+            await shutDown(consumer, writes: writes, writer: writer)
+        }
     }
 
     /// The consumer loop: poll, decode, queue, hand to the cache; flow control and commits.
@@ -236,7 +244,11 @@ public final class Worker: Service, Sendable {
     private func makeCacheLink() -> CacheLink {
         CacheLink(
             configuration: configuration.redis, logger: logger,
-            latestRows: { [postgres = configuration.postgres] in try await LatestState.read(try await PostgresConnection.connect(postgres)) },
+            latestRows: { [postgres = configuration.postgres] in
+                var p = postgres
+                p.abandonsCallsOnCancellation = true  // read inside the cache link's task, which shutdown cancels
+                return try await LatestState.read(try await PostgresConnection.connect(p))
+            },
             onChange: { [state] connected, stale, error in
                 state.setComponent(\.redis, "redis", up: connected, error: connected ? nil : (error ?? "unreachable or re-syncing"))
                 state.updateHealth { $0.cacheStale = stale }

@@ -131,6 +131,32 @@ import Testing
         try await f.cleanUp(symbols: 6)
     }
 
+    /// The background services (cache status, partition maintenance, the cache link's re-sync) run in one
+    /// task group with the consumer loop and end with it. One of their database calls stuck behind a lock
+    /// (as with a database that stops answering) must not hold SIGTERM's shutdown open: the worker exits,
+    /// cleanly, while the call is still blocked (the lock is released only after the exit).
+    @Test func aBackgroundDatabaseCallStuckOnALockDoesNotHoldSigtermOpen() async throws {
+        let f = try await WorkerFixture.make(partitions: 2)
+        let p = try f.startWorker(["--metrics-port", "0"])
+        try await f.publish(count: 100, symbols: 4)
+        try await f.waitUntil("the first 100 stored and committed") { try await f.stored(100) }
+        let blocker = try await PostgresConnection.connect(f.database.configuration)
+        _ = try await blocker.execute("BEGIN; LOCK TABLE guardian_cache_status IN ACCESS EXCLUSIVE MODE")
+        let db = try await PostgresConnection.connect(f.database.configuration)
+        try await f.waitUntil("the cache status report waits on the lock") {
+            try await db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").scalar != "0"
+        }
+        p.signal(SIGTERM)
+        // 45 s: under the 60 s statement_timeout that would otherwise end the blocked call.
+        let r = try await p.wait(timeout: .seconds(45))
+        let stillBlocked = try await db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").scalar
+        #expect(!r.timedOut && r.status == 0, "exited cleanly while its background call was blocked: exit \(r.status), \(r.stderr.suffix(1500))")
+        #expect(stillBlocked != "0", "the blocked call was still waiting on the lock when the worker exited")
+        _ = try await blocker.execute("ROLLBACK")
+        #expect(try await committedTotal(f) == 100, "what was durable was committed")
+        try await f.cleanUp(symbols: 4)
+    }
+
     /// Issue 10, what was seen: against a Redis with a password the worker logged "connected", then
     /// failed every update with NOAUTH in a loop. Now a refused password is a clear configuration error
     /// naming the address and the setting; the worker keeps persisting (Redis is best-effort) and
