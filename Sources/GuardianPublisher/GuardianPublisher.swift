@@ -213,15 +213,28 @@ public final class GuardianPublisher: Sendable {
     /// On the writer thread: moves everything in the ring to Kafka or the spool, oldest first. The
     /// decision to spool and the append happen under one lock, so nothing sent directly can overtake
     /// what is already in the spool.
+    /// Once the hand-off is empty the writer keeps looking for `writerLinger` (every 100 µs) before it
+    /// sleeps: meanwhile `scheduled` stays set, so a steady stream's `publish` calls never pay for
+    /// waking a thread (a futex wake, and on a busy machine the preemption it can cause).
     private func drainRing() {
+        let linger = configuration.writerLinger
+        var idleSince: ContinuousClock.Instant?
         while true {
-            let batch = ring.withLock { r -> [(key: [UInt8], value: [UInt8])] in
+            let lingered = idleSince.map { ContinuousClock.now - $0 >= linger } ?? (linger <= .zero)
+            let (batch, sleeping) = ring.withLock { r -> ([(key: [UInt8], value: [UInt8])], Bool) in
                 let taken = r.entries
                 r.entries = []
-                if taken.isEmpty { r.scheduled = false }
-                return taken
+                // Decided under the lock: a `publish` after this sees `scheduled` false and wakes the thread.
+                if taken.isEmpty && lingered { r.scheduled = false }
+                return (taken, taken.isEmpty && lingered)
             }
-            if batch.isEmpty { return }
+            if sleeping { return }
+            if batch.isEmpty {
+                if idleSince == nil { idleSince = .now }
+                usleep(100)
+                continue
+            }
+            idleSince = nil
             for m in batch {
                 let outcome = machine.withLock { m2 in route(&m2, key: m.key, value: m.value) }
                 handle(outcome, key: m.key)

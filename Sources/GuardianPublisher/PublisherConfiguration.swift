@@ -22,6 +22,14 @@ public struct PublisherConfiguration: Sendable {
     /// An encoded event larger than this is rejected by `publish` (never queued, never spooled).
     /// Default 1,000,000 (under Kafka's default `message.max.bytes`).
     public var maxEventBytes: Int
+    /// How long the writer thread keeps looking for new events after the hand-off empties, before it
+    /// sleeps (a later `publish` then wakes it). While it looks, `publish` never wakes a thread; it
+    /// costs a wake-up of the writer every 100 µs for that long after the last event. 0: sleep at once.
+    /// Default 2 ms. Measured at 5,000 events/s on 2 cores (`guardian bench publish`, three runs each,
+    /// alternating): `publish` p99 37.9–43.2 µs direct, 36.4–38.5 µs spooling, 33.9–37.9 µs draining,
+    /// against 50.0–76.5, 37.6–49.9 and 40.2–46.9 µs with 0; the cost, `guardian simulate` at 5,000/s
+    /// for 10 s: 3.5 CPU-seconds against 2.7 (about 8 % of one core more).
+    public var writerLinger: Duration = .milliseconds(2)
 
     public init(kafka: KafkaConfiguration = KafkaConfiguration(), topic: String = "guardian.events",
                 spoolDirectory: URL = URL(fileURLWithPath: "guardian-spool"), spoolMaxBytes: Int = 1 << 30,
