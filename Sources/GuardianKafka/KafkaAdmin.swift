@@ -35,16 +35,8 @@ public final class KafkaAdmin: Sendable {
 
     /// The high watermark (end offset) of every partition of `topic`.
     public func endOffsets(topic: String, timeout: Duration = .seconds(10)) async throws -> [TopicPartitionOffset] {
-        let handle = self.handle
-        return try await thread.run {
-            let md = try handle.metadata(topic: topic, timeoutMs: timeout.milliseconds)
-            guard let t = md.topic(topic), t.error == nil, !t.partitions.isEmpty else {
-                throw KafkaError(.query, "topic '\(topic)' does not exist on \(md.brokers.count) broker(s)")
-            }
-            return try t.partitions.map { p throws(KafkaError) in
-                TopicPartitionOffset(topic: topic, partition: p.id,
-                                     offset: try handle.watermarks(topic: topic, partition: p.id, timeoutMs: timeout.milliseconds).high)
-            }
+        try await partitionOffsets(topic: topic, group: nil, timeout: timeout).map {
+            TopicPartitionOffset(topic: topic, partition: $0.partition, offset: $0.high)
         }
     }
 
