@@ -308,10 +308,8 @@ public final class GuardianPublisher: Sendable {
         // A failed direct send is spooled under the lock, in the same step as the decision: what the
         // writer routes next goes behind it.
         let (action, spoolError) = machine.withLock { m -> (PublisherStateMachine.DeliveryAction, SpoolError?) in
-            let action = m.delivery(id: report.messageID, error: error, hasCopy: key != nil && value != nil,
-                                    permanent: permanent, purge: purge)
+            let action = m.delivery(id: report.messageID, error: error, key: key, value: value, permanent: permanent, purge: purge)
             switch action {
-            case .keepForClose: m.keep(id: report.messageID, key: key ?? [], value: value ?? [])
             case .spool:
                 do throws(SpoolError) {
                     try spool.append(key: key ?? [], value: value ?? [])
@@ -403,8 +401,7 @@ public final class GuardianPublisher: Sendable {
     /// One step of the drainer, as the machine says: returns how long to wait before the next.
     private func drainOnce() async -> Duration {
         switch machine.withLock({ $0.nextDrainStep() }) {
-        case .stop: return .milliseconds(100)
-        case .idle: return .milliseconds(100)
+        case .stop, .idle: return .milliseconds(100)
         case .awaitRound: return .milliseconds(20)  // nothing is produced again while in flight
         case .settleRound:
             settleRound()

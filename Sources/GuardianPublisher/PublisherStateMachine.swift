@@ -43,7 +43,7 @@ struct PublisherStateMachine {
         case deadLetter
         /// A direct send that failed while running: to the spool now (it was counted as failed).
         case spool
-        /// Purged by `close()`: kept, with its produce order, for close to spool.
+        /// Purged by `close()`: kept (in `purged`, with its produce order) for close to spool.
         case keepForClose
         /// A purged report after close spooled the rest: lost (counted as dropped).
         case lost
@@ -129,7 +129,9 @@ struct PublisherStateMachine {
 
     // MARK: - Delivery reports (the polling thread)
 
-    mutating func delivery(id: UInt64, error: KafkaError?, hasCopy: Bool, permanent: Bool, purge: Bool) -> DeliveryAction {
+    /// `key`/`value`: librdkafka's copy of a failed message (nil when it gave none); a purged one is
+    /// kept here for close.
+    mutating func delivery(id: UInt64, error: KafkaError?, key: [UInt8]?, value: [UInt8]?, permanent: Bool, purge: Bool) -> DeliveryAction {
         if let outcome = round[id] {
             if outcome == .pending { round[id] = error.map { .failed($0) } ?? .delivered }
             if error == nil {
@@ -144,7 +146,7 @@ struct PublisherStateMachine {
             return .delivered
         }
         if permanent { return .deadLetter }
-        guard hasCopy else {
+        guard let key, let value else {
             counters.failed += 1
             return .failedWithoutCopy
         }
@@ -153,6 +155,7 @@ struct PublisherStateMachine {
                 counters.dropped += 1
                 return .lost
             }
+            purged.append((id, key, value))
             return .keepForClose
         }
         counters.failed += 1
@@ -160,14 +163,9 @@ struct PublisherStateMachine {
         return .spool
     }
 
-    /// Keeps a purged direct event for close (after `delivery` said `.keepForClose`).
-    mutating func keep(id: UInt64, key: [UInt8], value: [UInt8]) {
-        purged.append((id, key, value))
-    }
-
     // MARK: - The drainer
 
-    mutating func nextDrainStep() -> DrainStep {
+    func nextDrainStep() -> DrainStep {
         if mode == .closing || mode == .closed { return .stop }
         if !round.isEmpty {
             return round.values.contains(.pending) ? .awaitRound : .settleRound

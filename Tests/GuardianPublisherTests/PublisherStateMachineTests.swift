@@ -18,7 +18,7 @@ import Testing
         #expect(m.nextDrainStep() == .produceRound)
         m.roundProduced(id: 7)
         #expect(m.nextDrainStep() == .awaitRound)
-        #expect(m.delivery(id: 7, error: nil, hasCopy: false, permanent: false, purge: false) == .settledByRound)
+        #expect(m.delivery(id: 7, error: nil, key: nil, value: nil, permanent: false, purge: false) == .settledByRound)
         #expect(m.nextDrainStep() == .settleRound)
         #expect(m.settleRound() == [7: .delivered])
         m.handedOver()
@@ -38,7 +38,7 @@ import Testing
         #expect(m.mode == .draining)
 
         var n = PublisherStateMachine(spoolHoldsRecords: false)
-        #expect(n.delivery(id: 1, error: transient, hasCopy: true, permanent: false, purge: false) == .spool)
+        #expect(n.delivery(id: 1, error: transient, key: [1], value: [2], permanent: false, purge: false) == .spool)
         #expect(n.mode == .draining && n.route() == .spool, "nothing overtakes the spooled event")
         #expect(n.counters.failed == 1)
     }
@@ -48,23 +48,21 @@ import Testing
         m.beginClosing()
         #expect(m.nextDrainStep() == .stop)
         #expect(m.route() == .drop)
-        #expect(m.delivery(id: 3, error: purged, hasCopy: true, permanent: false, purge: true) == .keepForClose)
-        m.keep(id: 3, key: [1], value: [2])
-        #expect(m.delivery(id: 2, error: transient, hasCopy: true, permanent: false, purge: false) == .keepForClose,
+        #expect(m.delivery(id: 3, error: purged, key: [1], value: [2], permanent: false, purge: true) == .keepForClose)
+        #expect(m.delivery(id: 2, error: transient, key: [1], value: [2], permanent: false, purge: false) == .keepForClose,
                 "while closing, any failure is kept for the spool")
-        m.keep(id: 2, key: [3], value: [4])
         #expect(m.takePurged().map(\.id) == [3, 2])
         #expect(m.mode == .closed)
-        #expect(m.delivery(id: 4, error: purged, hasCopy: true, permanent: false, purge: true) == .lost)
+        #expect(m.delivery(id: 4, error: purged, key: [1], value: [2], permanent: false, purge: true) == .lost)
         #expect(m.counters.dropped == 2, "the route after close and the late report")
     }
 
     @Test func permanentRefusalsAreDeadLetteredAndCopylessFailuresCounted() {
         var m = PublisherStateMachine(spoolHoldsRecords: false)
-        #expect(m.delivery(id: 1, error: transient, hasCopy: true, permanent: true, purge: false) == .deadLetter)
-        #expect(m.delivery(id: 2, error: transient, hasCopy: false, permanent: false, purge: false) == .failedWithoutCopy)
+        #expect(m.delivery(id: 1, error: transient, key: [1], value: [2], permanent: true, purge: false) == .deadLetter)
+        #expect(m.delivery(id: 2, error: transient, key: nil, value: nil, permanent: false, purge: false) == .failedWithoutCopy)
         #expect(m.mode == .direct)
-        #expect(m.delivery(id: 3, error: nil, hasCopy: false, permanent: false, purge: false) == .delivered)
+        #expect(m.delivery(id: 3, error: nil, key: nil, value: nil, permanent: false, purge: false) == .delivered)
         #expect(m.counters.delivered == 1 && m.counters.failed == 1)
     }
 }
